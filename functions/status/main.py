@@ -1,0 +1,73 @@
+"""status: a job's state, and its finished picture or JSON summary."""
+
+from __future__ import annotations
+
+import logging
+
+import flask
+import functions_framework
+
+from shared.config import load_config
+from shared.errors import ApiError
+from shared.http import Route, Router, health, install_error_handlers, json_response
+from shared.jobs import COMPLETE, FAILED, JobStore, check_job_id, not_found
+from shared.redis_client import connect
+
+CONFIG = load_config()
+logging.basicConfig(level=CONFIG.log_level, format="%(levelname)s status %(message)s")
+JOBS = JobStore(connect(CONFIG.redis_url, CONFIG.redis_timeout_seconds), CONFIG.job_ttl_seconds)
+install_error_handlers(functions_framework.errorhandler)
+RETRY_AFTER_SECONDS = "1"
+
+
+def job_status(_request: flask.Request, job_id: str) -> flask.Response:
+    job = JOBS.get(check_job_id(job_id))
+    if job is None:
+        raise not_found(job_id)
+    return json_response(job.status_json())
+
+
+def _wants_json(request: flask.Request) -> bool:
+    if request.args.get("format") is not None:
+        fmt = request.args["format"]
+        if fmt not in ("json", "png"):
+            raise ApiError(400, "invalid_parameter", "format: expected 'png' or 'json'")
+        return fmt == "json"
+    accept = request.accept_mimetypes
+    return accept.quality("application/json") > accept.quality("image/png")
+
+
+def job_result(request: flask.Request, job_id: str) -> flask.Response:
+    as_json = _wants_json(request)
+    job = JOBS.get(check_job_id(job_id))
+    if job is None:
+        raise not_found(job_id)
+    if job.status == FAILED:
+        raise ApiError(409, "job_failed", f"job {job_id} failed: {job.error}", job=job.status_json())
+    if job.status != COMPLETE:
+        return json_response(job.status_json(), 202, {"Retry-After": RETRY_AFTER_SECONDS})
+    result = JOBS.result(job_id, "summary" if as_json else "png")
+    if result is None:  # expired between the two reads
+        raise not_found(job_id)
+    if as_json:
+        return flask.Response(result, mimetype="application/json")
+    response = flask.Response(result, mimetype="image/png")
+    response.headers["Content-Disposition"] = f'inline; filename="tumorscope-{job_id}.png"'
+    return response
+
+
+ROUTER = Router(
+    "status",
+    [
+        Route("GET", "/", lambda _r: json_response(ROUTER.index()), "this index"),
+        Route("GET", "/status/<path:job_id>", job_status, "a job's status"),
+        Route("GET", "/result/<path:job_id>", job_result, "a finished job's PNG, or its JSON summary"),
+        Route("GET", "/health/readiness", health, "readiness probe"),
+        Route("GET", "/health/liveness", health, "liveness probe"),
+    ],
+)
+
+
+@functions_framework.http
+def status(request: flask.Request) -> flask.Response:
+    return ROUTER.dispatch(request)

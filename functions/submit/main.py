@@ -1,0 +1,61 @@
+"""submit: POST a tumour's measurements, get a job id; the job's event goes to K_SINK."""
+
+from __future__ import annotations
+
+import logging
+
+import flask
+import functions_framework
+
+from shared import events
+from shared.config import load_config
+from shared.errors import unavailable
+from shared.features import parse_sample
+from shared.http import Route, Router, health, install_error_handlers, json_response, read_json
+from shared.jobs import JobStore
+from shared.redis_client import connect
+
+CONFIG = load_config()
+logging.basicConfig(level=CONFIG.log_level, format="%(levelname)s submit %(message)s")
+log = logging.getLogger("tumorscope")
+JOBS = JobStore(connect(CONFIG.redis_url, CONFIG.redis_timeout_seconds), CONFIG.job_ttl_seconds)
+install_error_handlers(functions_framework.errorhandler)
+
+
+def _links(job_id: str) -> dict[str, str]:
+    base = CONFIG.status_base_url
+    return {"status_url": f"{base}/status/{job_id}", "result_url": f"{base}/result/{job_id}"}
+
+
+def submit_sample(request: flask.Request) -> flask.Response:
+    sample = parse_sample(read_json(request, CONFIG.max_body_bytes))
+    job = JOBS.create(sample)
+    event = events.job_submitted(job.job_id, sample, CONFIG.ce_overrides)
+    try:
+        events.send(event, CONFIG.k_sink, CONFIG.sink_timeout_seconds)
+    except events.SinkError as error:
+        log.error("job %s: the event sink did not accept its event: %s", job.job_id, error)
+        JOBS.mark_failed(job.job_id, f"the event sink did not accept the job's event: {error}")
+        raise unavailable("the event sink") from None
+    log.info("job %s queued with %d feature(s)", job.job_id, len(sample))
+    links = _links(job.job_id)
+    body = {"job_id": job.job_id, "status": job.status, **links}
+    return json_response(body, 202, {"Location": links["status_url"]})
+
+
+ROUTER = Router(
+    "submit",
+    [
+        Route("POST", "/", submit_sample, "submit a sample (JSON object of feature values)"),
+        Route("GET", "/", lambda _r: json_response(ROUTER.index()), "this index"),
+        Route("POST", "/submit", submit_sample, "the same, at the original app's path"),
+        Route("GET", "/submit", lambda _r: json_response(ROUTER.index()), "this index"),
+        Route("GET", "/health/readiness", health, "readiness probe"),
+        Route("GET", "/health/liveness", health, "liveness probe"),
+    ],
+)
+
+
+@functions_framework.http
+def submit(request: flask.Request) -> flask.Response:
+    return ROUTER.dispatch(request)

@@ -1,0 +1,80 @@
+"""Every setting Tumorscope reads from the environment, read here and nowhere else."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BUNDLED_DATASET = Path(__file__).parent / "data" / "breast-cancer-wisconsin-data.csv"
+
+
+class ConfigError(ValueError):
+    """A setting in the environment has a value Tumorscope cannot use."""
+
+
+@dataclass(frozen=True)
+class Config:
+    redis_url: str = "redis://localhost:6379/0"
+    redis_timeout_seconds: float = 2.0
+    k_sink: str = ""
+    ce_overrides: Mapping[str, str] = field(default_factory=dict)
+    sink_timeout_seconds: float = 30.0
+    status_base_url: str = ""
+    job_ttl_seconds: int = 86400
+    job_deadline_seconds: int = 600
+    dataset_path: Path = BUNDLED_DATASET
+    max_body_bytes: int = 65536
+    cache_ttl_seconds: int = 3600
+    log_level: str = "INFO"
+
+
+def _number(environ: Mapping[str, str], name: str, default: float, kind: type) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r} must be greater than 0")
+    return value
+
+
+def _ce_overrides(raw: str) -> dict[str, str]:
+    """Parse K_CE_OVERRIDES, which a SinkBinding sets to {"extensions": {name: value}}."""
+    if not raw.strip():
+        return {}
+    try:
+        extensions = json.loads(raw).get("extensions", {})
+    except (ValueError, AttributeError):
+        raise ConfigError(f"K_CE_OVERRIDES={raw!r} is not a JSON object") from None
+    if not isinstance(extensions, dict):
+        raise ConfigError("K_CE_OVERRIDES: 'extensions' must be an object")
+    return {str(key): str(value) for key, value in extensions.items()}
+
+
+def load_config(environ: Mapping[str, str] = os.environ) -> Config:
+    """Read the configuration from the environment; unset or empty values take the defaults."""
+    defaults = Config()
+    return Config(
+        redis_url=environ.get("REDIS_URL") or defaults.redis_url,
+        redis_timeout_seconds=_number(
+            environ, "REDIS_TIMEOUT_SECONDS", defaults.redis_timeout_seconds, float
+        ),
+        k_sink=environ.get("K_SINK", "").strip(),
+        ce_overrides=_ce_overrides(environ.get("K_CE_OVERRIDES", "")),
+        sink_timeout_seconds=_number(environ, "SINK_TIMEOUT_SECONDS", defaults.sink_timeout_seconds, float),
+        status_base_url=environ.get("STATUS_BASE_URL", "").strip().rstrip("/"),
+        job_ttl_seconds=int(_number(environ, "JOB_TTL_SECONDS", defaults.job_ttl_seconds, int)),
+        job_deadline_seconds=int(
+            _number(environ, "JOB_DEADLINE_SECONDS", defaults.job_deadline_seconds, int)
+        ),
+        dataset_path=Path(environ.get("DATASET_PATH") or defaults.dataset_path),
+        max_body_bytes=int(_number(environ, "MAX_BODY_BYTES", defaults.max_body_bytes, int)),
+        cache_ttl_seconds=int(_number(environ, "CACHE_TTL_SECONDS", defaults.cache_ttl_seconds, int)),
+        log_level=(environ.get("LOG_LEVEL") or defaults.log_level).upper(),
+    )

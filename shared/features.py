@@ -1,0 +1,102 @@
+"""The data set's 30 feature names, and validation of a submitted sample against them."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from typing import Any
+
+from shared.errors import bad_request
+
+MEASUREMENTS = (
+    "radius",
+    "texture",
+    "perimeter",
+    "area",
+    "smoothness",
+    "compactness",
+    "concavity",
+    "concave_points",
+    "symmetry",
+    "fractal_dimension",
+)
+STATISTICS = ("mean", "se", "worst")
+
+#: The 30 features in the CSV's column order, spelt with underscores only.
+FEATURES = tuple(f"{m}_{s}" for s in STATISTICS for m in MEASUREMENTS)
+
+#: The largest value a sample may carry: far above any real measurement (area_worst peaks at 4254).
+MAX_VALUE = 1e6
+
+
+def canonical_name(name: str) -> str | None:
+    """``concave points_mean`` (Kaggle's spelling) and ``concave_points_mean`` both name one feature."""
+    candidate = name.replace("concave points", "concave_points")
+    return candidate if candidate in FEATURES else None
+
+
+def csv_name(feature: str) -> str:
+    """The column name Kaggle's CSV uses for a feature."""
+    return feature.replace("concave_points", "concave points")
+
+
+def suggestion(name: str) -> str | None:
+    matches = difflib.get_close_matches(name.replace(" ", "_").lower(), FEATURES, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def unknown_feature(name: str, parameter: str = "feature"):
+    """The 400 for a feature name that is not one of the 30, with the closest valid name."""
+    close = suggestion(name)
+    hint = f"; did you mean {close!r}?" if close else ""
+    return bad_request(
+        "unknown_feature",
+        f"{parameter}: {name[:80]!r} is not a feature{hint}",
+        valid_features=list(FEATURES),
+    )
+
+
+def parse_feature(name: str | None, parameter: str = "feature") -> str:
+    if not name:
+        raise bad_request("missing_parameter", f"{parameter} is required", valid_features=list(FEATURES))
+    feature = canonical_name(name)
+    if feature is None:
+        raise unknown_feature(name, parameter)
+    return feature
+
+
+def parse_sample(body: Any) -> dict[str, float]:
+    """Validate a submitted sample: a JSON object of 1 to 30 features, each a number 0..MAX_VALUE."""
+    if not isinstance(body, dict):
+        raise bad_request(
+            "invalid_sample",
+            "the body must be a JSON object of feature values, "
+            'e.g. {"radius_mean": 14.5, "texture_mean": 20.0}',
+        )
+    if not body:
+        raise bad_request("invalid_sample", "give at least one feature value", valid_features=list(FEATURES))
+    unknown = [name for name in body if canonical_name(name) is None]
+    if unknown:
+        hints = {name[:80]: suggestion(name) for name in unknown if suggestion(name)}
+        raise bad_request(
+            "unknown_feature",
+            f"unknown feature(s): {', '.join(repr(n[:80]) for n in unknown[:10])}",
+            unknown=[name[:80] for name in unknown[:30]],
+            suggestions=hints,
+            valid_features=list(FEATURES),
+        )
+    sample: dict[str, float] = {}
+    for name, value in body.items():
+        feature = canonical_name(name)
+        if feature in sample:
+            raise bad_request("duplicate_feature", f"{feature} is given twice (both spellings)")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad_request("invalid_value", f"{name}: expected a number, got {type(value).__name__}")
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond float range
+            number = math.inf
+        if not math.isfinite(number) or not 0 <= number <= MAX_VALUE:
+            raise bad_request("invalid_value", f"{name}: {value!r} is outside 0 to {MAX_VALUE:g}")
+        sample[feature] = number
+    return sample

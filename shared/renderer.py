@@ -1,0 +1,89 @@
+"""Turning a job-submitted event into the job's picture and summary, exactly once."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from enum import Enum
+
+import redis
+from redis.exceptions import LockError
+
+from shared import analysis, plots
+from shared.dataset import DIAGNOSIS, ColumnCache, NoDataset
+from shared.jobs import FINISHED, Job, JobStore
+
+log = logging.getLogger("tumorscope")
+
+#: How long one delivery may hold a job; a delivery that dies leaves it to the next after this.
+LOCK_SECONDS = 60
+HISTOGRAM_BINS = 20
+
+
+class Outcome(Enum):
+    RENDERED = "rendered"
+    FAILED = "failed"  # for good: a deterministic error, recorded on the job
+    ALREADY_DONE = "already-done"  # a redelivery: nothing to do
+    UNKNOWN_JOB = "unknown-job"  # never existed or expired
+    LOCKED = "locked"  # another delivery is rendering it right now
+
+
+def draw(job: Job, columns: ColumnCache) -> tuple[bytes, dict]:
+    """The job's PNG and JSON summary."""
+    data = columns.columns([*job.features, DIAGNOSIS])
+    malignant = data.pop(DIAGNOSIS)
+    summary = analysis.job_summary(job.job_id, job.features, data, malignant)
+    histograms = {
+        feature: analysis.histogram(data[feature], malignant, HISTOGRAM_BINS)
+        for feature in list(job.features)[: plots.MAX_PANELS]
+    }
+    return plots.job_png(job.features, data, malignant, histograms), summary
+
+
+class Renderer:
+    def __init__(self, jobs: JobStore, columns: ColumnCache) -> None:
+        self.jobs = jobs
+        self.columns = columns
+
+    def _delivered_key(self, source: str, event_id: str) -> str:
+        digest = hashlib.sha256(f"{source}\n{event_id}".encode()).hexdigest()
+        return f"tumorscope:event:{digest}"
+
+    def handle(self, job_id: str, source: str, event_id: str) -> Outcome:
+        delivered = self._delivered_key(source, event_id)
+        if self.jobs.redis.exists(delivered):
+            return Outcome.ALREADY_DONE
+        job = self.jobs.get(job_id)
+        if job is None:
+            return Outcome.UNKNOWN_JOB
+        if job.status in FINISHED:
+            return Outcome.ALREADY_DONE
+        lock = self.jobs.lock(job_id, LOCK_SECONDS)
+        if not lock.acquire():
+            return Outcome.LOCKED
+        try:
+            return self._render(job_id, delivered)
+        finally:
+            try:
+                lock.release()
+            except LockError:
+                log.warning("job %s: its lock expired while rendering", job_id)
+
+    def _render(self, job_id: str, delivered: str) -> Outcome:
+        job = self.jobs.get(job_id)  # read again under the lock: another delivery may have finished it
+        if job is None:
+            return Outcome.UNKNOWN_JOB
+        if job.status in FINISHED:
+            return Outcome.ALREADY_DONE
+        self.jobs.mark_in_progress(job_id)
+        try:
+            png, summary = draw(job, self.columns)
+        except redis.exceptions.ConnectionError:
+            raise  # Redis is down: let the delivery fail so that it is retried
+        except (NoDataset, ValueError, KeyError) as error:
+            log.exception("job %s failed", job_id)
+            self.jobs.mark_failed(job_id, f"could not render the result: {error}")
+            return Outcome.FAILED
+        self.jobs.mark_complete(job_id, png, summary)
+        self.jobs.redis.set(delivered, job_id, ex=self.jobs.ttl)
+        return Outcome.RENDERED
