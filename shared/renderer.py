@@ -9,7 +9,6 @@ from enum import Enum
 import redis
 from redis.exceptions import LockError
 
-from shared import analysis, plots
 from shared.dataset import DIAGNOSIS, ColumnCache, NoDataset
 from shared.jobs import FINISHED, Job, JobStore
 
@@ -30,6 +29,8 @@ class Outcome(Enum):
 
 def draw(job: Job, columns: ColumnCache) -> tuple[bytes, dict]:
     """The job's PNG and JSON summary."""
+    from shared import analysis, plots  # numpy and matplotlib: only once there is a job to draw
+
     data = columns.columns([*job.features, DIAGNOSIS])
     malignant = data.pop(DIAGNOSIS)
     summary = analysis.job_summary(job.job_id, job.features, data, malignant)
