@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -79,6 +80,14 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+def _too_large(request: flask.Request, max_bytes: int) -> ApiError:
+    # functions-framework reads the whole body after every response; give it nothing to read.
+    request.stream = io.BytesIO()
+    return ApiError(
+        413, "body_too_large", f"the body is over {max_bytes} bytes", headers={"Connection": "close"}
+    )
+
+
 def read_json(request: flask.Request, max_bytes: int) -> Any:
     """The request's JSON body: 415 unless JSON, 413 over ``max_bytes``, 400 if malformed."""
     if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
@@ -87,8 +96,11 @@ def read_json(request: flask.Request, max_bytes: int) -> Any:
             "unsupported_media_type",
             "send the sample as JSON with 'Content-Type: application/json'",
         )
-    request.max_content_length = max_bytes  # werkzeug raises 413 RequestEntityTooLarge past it
-    raw = request.get_data(cache=True)
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise _too_large(request, max_bytes)
+    raw = request.stream.read(max_bytes + 1)  # a chunked body has no Content-Length to check
+    if len(raw) > max_bytes:
+        raise _too_large(request, max_bytes)
     try:
         return json.loads(
             raw,

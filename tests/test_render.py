@@ -1,0 +1,94 @@
+"""render: takes job-submitted CloudEvents in binary and structured mode, renders each job once."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from cloudevents.conversion import to_binary, to_structured
+from cloudevents.http import CloudEvent
+from helpers import error_of
+
+from shared.events import JOB_SUBMITTED, SOURCE, job_submitted
+from shared.jobs import JobStore
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def jobs(loaded_redis) -> JobStore:
+    return JobStore(loaded_redis.client(), ttl_seconds=600)
+
+
+def deliver(render_url: str, event: CloudEvent, mode=to_binary) -> requests.Response:
+    headers, body = mode(event)
+    return requests.post(render_url, headers=headers, data=body, timeout=30)
+
+
+@pytest.mark.parametrize("mode", [to_binary, to_structured])
+def test_an_event_in_either_mode_renders_the_job(services, jobs: JobStore, mode) -> None:
+    job = jobs.create({"radius_mean": 17.0, "texture_mean": 21.0})
+
+    response = deliver(services["render"], job_submitted(job.job_id, job.features, {}), mode)
+
+    assert response.status_code == 200
+    assert "ce-id" not in {k.lower() for k in response.headers}  # no reply event by accident
+    finished = jobs.get(job.job_id)
+    assert finished.status == "complete"
+    assert jobs.result(job.job_id, "png").startswith(b"\x89PNG")
+    assert b'"neighbours"' in jobs.result(job.job_id, "summary")
+
+
+def test_a_redelivered_event_is_acknowledged_without_rendering_again(services, jobs: JobStore) -> None:
+    job = jobs.create({"area_mean": 700.0})
+    event = job_submitted(job.job_id, job.features, {})
+    assert deliver(services["render"], event).status_code == 200
+    first_finish = jobs.get(job.job_id).finished_at
+
+    assert deliver(services["render"], event).status_code == 200
+    assert jobs.get(job.job_id).finished_at == first_finish
+
+
+def test_a_job_locked_by_another_delivery_gets_409_so_the_broker_retries(services, jobs: JobStore) -> None:
+    job = jobs.create({"area_mean": 700.0})
+    lock = jobs.lock(job.job_id, seconds=30)
+    assert lock.acquire()
+    try:
+        response = deliver(services["render"], job_submitted(job.job_id, job.features, {}))
+        assert response.status_code == 409
+        assert error_of(response)["code"] == "job_locked"
+        assert jobs.get(job.job_id).status == "queued"
+    finally:
+        lock.release()
+    assert deliver(services["render"], job_submitted(job.job_id, job.features, {})).status_code == 200
+    assert jobs.get(job.job_id).status == "complete"
+
+
+def test_an_event_for_an_unknown_job_is_acknowledged_not_retried(services) -> None:
+    response = deliver(services["render"], job_submitted("f" * 32, {"radius_mean": 1.0}, {}))
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"type": "com.example.other", "source": SOURCE, "subject": "a" * 32},
+        {"type": JOB_SUBMITTED, "source": SOURCE, "subject": "../../etc/passwd"},
+        {"type": JOB_SUBMITTED, "source": SOURCE},
+    ],
+)
+def test_a_malformed_event_gets_400_which_the_broker_does_not_retry(services, attributes) -> None:
+    response = deliver(services["render"], CloudEvent(attributes, {"features": {}}))
+    assert response.status_code == 400
+    error_of(response)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [(b"hello", "text/plain", 415), (b'{"hello": "world"}', "application/json", 400)],
+)
+def test_a_request_that_is_not_a_cloudevent_gets_a_json_4xx(services, body, content_type, status) -> None:
+    response = requests.post(
+        services["render"], data=body, headers={"Content-Type": content_type}, timeout=10
+    )
+    assert response.status_code == status
+    assert "Got HTTP headers" not in error_of(response)["message"]
