@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import logging
+from collections.abc import Mapping
 from enum import Enum
+from typing import Any
 
 import redis
 from redis.exceptions import LockError
@@ -17,6 +21,10 @@ log = logging.getLogger("tumorscope")
 #: How long one delivery may hold a job; a delivery that dies leaves it to the next after this.
 LOCK_SECONDS = 60
 HISTOGRAM_BINS = 20
+#: The extensions Knative adds to an event it sends to a Trigger's deadLetterSink.
+DEAD_LETTER_EXTENSIONS = ("knativeerrorcode", "knativeerrordest", "knativeerrordata")
+#: The most of the subscriber's answer that a failed job's reason quotes.
+DEAD_LETTER_DATA_CHARS = 200
 
 
 class Outcome(Enum):
@@ -39,6 +47,24 @@ def draw(job: Job, columns: ColumnCache) -> tuple[bytes, dict]:
         for feature in list(job.features)[: plots.MAX_PANELS]
     }
     return plots.job_png(job.features, data, malignant, histograms), summary
+
+
+def is_dead_lettered(attributes: Mapping[str, Any]) -> bool:
+    """True for an event Knative gave up delivering and sent to the dead-letter sink instead."""
+    return any(name in attributes for name in DEAD_LETTER_EXTENSIONS)
+
+
+def dead_letter_reason(attributes: Mapping[str, Any]) -> str:
+    """A failed job's reason, from the error extensions Knative puts on a dead-lettered event."""
+    code = attributes.get("knativeerrorcode") or "no answer"
+    destination = attributes.get("knativeerrordest") or "the subscriber"
+    reason = f"the job's event could not be delivered to {destination} (last answer: HTTP {code})"
+    try:
+        data = base64.b64decode(attributes.get("knativeerrordata") or "", validate=True)
+    except (binascii.Error, ValueError):
+        data = b""
+    detail = " ".join(data.decode("utf-8", "replace").split())[:DEAD_LETTER_DATA_CHARS]
+    return f"{reason}: {detail}" if detail else reason
 
 
 class Renderer:
@@ -88,3 +114,13 @@ class Renderer:
         self.jobs.mark_complete(job_id, png, summary)
         self.jobs.redis.set(delivered, job_id, ex=self.jobs.ttl)
         return Outcome.RENDERED
+
+    def dead_letter(self, job_id: str, reason: str) -> Outcome:
+        """Mark the job failed with ``reason``, unless a delivery finished it after all."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            return Outcome.UNKNOWN_JOB
+        if job.status in FINISHED:
+            return Outcome.ALREADY_DONE
+        self.jobs.mark_failed(job_id, reason)
+        return Outcome.FAILED

@@ -17,7 +17,7 @@ from shared.http import Route, Router, health, install_error_handlers, json_resp
 from shared.jobs import JobStore, check_job_id
 from shared.plot_cache import PlotCache
 from shared.redis_client import connect
-from shared.renderer import Outcome, Renderer
+from shared.renderer import Outcome, Renderer, dead_letter_reason, is_dead_lettered
 
 CONFIG = load_config()
 logging.basicConfig(level=CONFIG.log_level, format="%(levelname)s render %(message)s")
@@ -37,6 +37,11 @@ def render(event: CloudEvent) -> None:
             "unexpected_event", f"render takes {events.JOB_SUBMITTED} events, not {event['type']}"
         )
     job_id = check_job_id(str(event.get("subject") or ""))
+    if is_dead_lettered(event.get_attributes()):  # the Trigger's deadLetterSink: retries ran out
+        reason = dead_letter_reason(event.get_attributes())
+        outcome = RENDERER.dead_letter(job_id, reason)
+        log.warning("job %s: event %s dead-lettered (%s): %s", job_id, event["id"], outcome.value, reason)
+        return
     outcome = RENDERER.handle(job_id, event["source"], event["id"])
     log.info("job %s: event %s %s", job_id, event["id"], outcome.value)
     if outcome is Outcome.LOCKED:
