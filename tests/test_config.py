@@ -1,0 +1,43 @@
+"""Configuration comes from the environment, in one place, with defaults that suit `make dev`."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.config import BUNDLED_DATASET, ConfigError, load_config
+
+
+def test_defaults() -> None:
+    config = load_config({})
+    assert config.redis_url == "redis://localhost:6379/0"
+    assert config.max_body_bytes == 64 * 1024
+    assert config.dataset_path == BUNDLED_DATASET
+    assert config.ce_overrides == {}
+
+
+def test_values_from_the_environment() -> None:
+    config = load_config(
+        {
+            "REDIS_URL": "redis://:secret@redis:6379/2",
+            "K_SINK": "http://broker-ingress.knative-eventing.svc/tumorscope/default",
+            "K_CE_OVERRIDES": '{"extensions": {"tenant": "a"}}',
+            "STATUS_BASE_URL": "https://status.example.com/",
+            "JOB_TTL_SECONDS": "60",
+            "MAX_BODY_BYTES": "1000",
+        }
+    )
+    assert config.redis_url == "redis://:secret@redis:6379/2"
+    assert config.k_sink.endswith("/tumorscope/default")
+    assert config.ce_overrides == {"tenant": "a"}
+    assert config.status_base_url == "https://status.example.com"
+    assert config.job_ttl_seconds == 60
+    assert config.max_body_bytes == 1000
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [{"JOB_TTL_SECONDS": "soon"}, {"MAX_BODY_BYTES": "0"}, {"K_CE_OVERRIDES": "not json"}],
+)
+def test_unusable_values_are_named_in_the_error(environ: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match=next(iter(environ))):
+        load_config(environ)
