@@ -25,6 +25,7 @@ class Config:
     status_base_url: str = ""
     job_ttl_seconds: int = 86400
     job_deadline_seconds: int = 600
+    render_lock_seconds: float = 60.0
     dataset_path: Path = BUNDLED_DATASET
     max_body_bytes: int = 65536
     cache_ttl_seconds: int = 3600
@@ -73,6 +74,7 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
         job_deadline_seconds=int(
             _number(environ, "JOB_DEADLINE_SECONDS", defaults.job_deadline_seconds, int)
         ),
+        render_lock_seconds=_number(environ, "RENDER_LOCK_SECONDS", defaults.render_lock_seconds, float),
         dataset_path=Path(environ.get("DATASET_PATH") or defaults.dataset_path),
         max_body_bytes=int(_number(environ, "MAX_BODY_BYTES", defaults.max_body_bytes, int)),
         cache_ttl_seconds=int(_number(environ, "CACHE_TTL_SECONDS", defaults.cache_ttl_seconds, int)),
