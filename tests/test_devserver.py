@@ -48,7 +48,7 @@ def test_make_dev_runs_the_whole_journey_and_stops_everything_on_sigterm(tmp_pat
     finally:
         dev.send_signal(signal.SIGTERM)
         assert dev.wait(timeout=30) == 0
-    gone, alive = psutil.wait_procs(children, timeout=10)
+    _gone, alive = psutil.wait_procs(children, timeout=10)
     assert alive == []
 
 
