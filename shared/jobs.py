@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,17 @@ from shared.errors import ApiError, bad_request
 
 QUEUED, IN_PROGRESS, COMPLETE, FAILED = "queued", "in-progress", "complete", "failed"
 FINISHED = (COMPLETE, FAILED)
+#: Why a job failed (``reason`` in its status): it outlived its deadline; it could not be drawn;
+#: its event never reached the sink; the Broker gave up delivering it; anything else.
+EXPIRED, RENDER_FAILED, SINK_FAILED, UNDELIVERABLE, ERROR = (
+    "expired",
+    "render_failed",
+    "sink_unavailable",
+    "undeliverable",
+    "error",
+)
+#: The longest Idempotency-Key accepted.
+MAX_IDEMPOTENCY_KEY = 255
 
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -41,6 +53,25 @@ def _iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def check_idempotency_key(key: str) -> str:
+    """An Idempotency-Key header: 1 to 255 printable ASCII characters."""
+    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY or not all(" " <= c <= "~" for c in key):
+        raise bad_request(
+            "invalid_idempotency_key",
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters",
+        )
+    return key
+
+
+def fingerprint(features: dict[str, float]) -> str:
+    """Equal for equal samples, whatever the order or spelling of their feature names."""
+    return hashlib.sha256(json.dumps(features, sort_keys=True).encode()).hexdigest()
+
+
+def expired_message(deadline_seconds: float) -> str:
+    return f"the job did not finish within its deadline of {deadline_seconds:g} s"
+
+
 @dataclass(frozen=True)
 class Job:
     job_id: str
@@ -50,20 +81,44 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     error: str | None = None
+    reason: str | None = None
+    deadline_at: float | None = None
 
     @classmethod
     def from_hash(cls, job_id: str, fields: dict[bytes, bytes]) -> Job:
         def number(name: bytes) -> float | None:
             return float(fields[name]) if name in fields else None
 
+        def text(name: bytes) -> str | None:
+            return fields[name].decode() if name in fields else None
+
+        status = fields[b"status"].decode()
         return cls(
             job_id=job_id,
-            status=fields[b"status"].decode(),
+            status=status,
             features=json.loads(fields[b"features"]),
             submitted_at=float(fields[b"submitted_at"]),
             started_at=number(b"started_at"),
             finished_at=number(b"finished_at"),
-            error=fields[b"error"].decode() if b"error" in fields else None,
+            error=text(b"error"),
+            reason=text(b"reason") or (ERROR if status == FAILED else None),
+            deadline_at=number(b"deadline_at"),
+        )
+
+    def overdue(self, now: float) -> bool:
+        """Still queued or in progress after its deadline: it will never finish by itself."""
+        return self.status not in FINISHED and self.deadline_at is not None and now > self.deadline_at
+
+    def as_of(self, now: float) -> Job:
+        """The job as a client should see it at ``now``: failed with reason ``expired`` once overdue."""
+        if not self.overdue(now):
+            return self
+        return replace(
+            self,
+            status=FAILED,
+            finished_at=self.deadline_at,
+            reason=EXPIRED,
+            error=expired_message(self.deadline_at - self.submitted_at),
         )
 
     def status_json(self) -> dict[str, Any]:
@@ -74,60 +129,149 @@ class Job:
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
         }
-        if self.error is not None:
+        if self.status == FAILED:
+            body["reason"] = self.reason
             body["error"] = self.error
         return body
 
 
 class JobStore:
-    """Reads and changes jobs. Every change renews the job's TTL, so results outlive the job by none."""
+    """Reads and changes jobs. Every change renews the job's TTL, so results outlive the job by none.
 
-    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+    A finished job (complete or failed) never changes again, and a job past its deadline
+    (``deadline_seconds`` after it was submitted) reads, and can only become, failed/expired.
+    """
+
+    def __init__(self, client: redis.Redis, ttl_seconds: int, deadline_seconds: float = 600) -> None:
         self.redis = client
         self.ttl = ttl_seconds
+        self.deadline = deadline_seconds
 
     @staticmethod
     def key(job_id: str, part: str = "") -> str:
         return f"tumorscope:job:{job_id}{':' + part if part else ''}"
 
+    @staticmethod
+    def idempotency_key(key: str) -> str:
+        """Where an Idempotency-Key's job is kept (hashed: a client's key is not a Redis key)."""
+        return f"tumorscope:idempotency:{hashlib.sha256(key.encode()).hexdigest()}"
+
+    def _new(self, features: dict[str, float]) -> tuple[Job, dict[str, Any]]:
+        now = time.time()
+        job = Job(new_job_id(), QUEUED, features, now, deadline_at=now + self.deadline)
+        fields = {
+            "status": job.status,
+            "features": json.dumps(features),
+            "submitted_at": job.submitted_at,
+            "deadline_at": job.deadline_at,
+        }
+        return job, fields
+
     def create(self, features: dict[str, float]) -> Job:
-        job = Job(new_job_id(), QUEUED, features, time.time())
-        fields = {"status": job.status, "features": json.dumps(features), "submitted_at": job.submitted_at}
+        job, fields = self._new(features)
         with self.redis.pipeline() as pipe:
             pipe.hset(self.key(job.job_id), mapping=fields).expire(self.key(job.job_id), self.ttl)
             pipe.execute()
         return job
 
-    def get(self, job_id: str) -> Job | None:
-        fields = self.redis.hgetall(self.key(job_id))
-        return Job.from_hash(job_id, fields) if fields else None
+    def create_once(self, features: dict[str, float], idempotency_key: str) -> tuple[Job, bool]:
+        """The job an earlier request with this key created (and False), or a new one (and True).
 
-    def _update(self, job_id: str, fields: dict[str, Any], results: dict[str, bytes] | None = None) -> None:
-        """Apply ``fields`` (and store ``results``) in one transaction, only if the job still exists."""
+        The key and the job are written in one transaction, so concurrent requests with one key
+        make one job. The same key with a different sample is a 422.
+        """
+        where = self.idempotency_key(idempotency_key)
+        job, fields = self._new(features)
+        record = json.dumps({"job_id": job.job_id, "fingerprint": fingerprint(features)})
+
+        def claim(pipe: redis.client.Pipeline) -> bytes | None:
+            earlier = pipe.get(where)
+            if earlier is None:
+                pipe.multi()
+                pipe.set(where, record, ex=self.ttl)
+                pipe.hset(self.key(job.job_id), mapping=fields).expire(self.key(job.job_id), self.ttl)
+            return earlier
+
+        earlier = self.redis.transaction(claim, where, value_from_callable=True)
+        if earlier is None:
+            return job, True
+        claimed = json.loads(earlier)
+        if claimed["fingerprint"] != fingerprint(features):
+            raise ApiError(
+                422,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with a different sample; use a new key for a new sample",
+            )
+        existing = self.get(claimed["job_id"])
+        if existing is None:  # deleted behind our back: the key no longer stands for a job
+            self.redis.delete(where)
+            return self.create_once(features, idempotency_key)
+        return existing, False
+
+    def forget_idempotency_key(self, idempotency_key: str, job_id: str) -> None:
+        """Let the key be used again, e.g. after its job failed before it was accepted."""
+        where = self.idempotency_key(idempotency_key)
+        claimed = self.redis.get(where)
+        if claimed is not None and json.loads(claimed)["job_id"] == job_id:
+            self.redis.delete(where)
+
+    def get(self, job_id: str) -> Job | None:
+        """The job as of now (an overdue one reads failed/expired), or None if unknown or expired."""
+        fields = self.redis.hgetall(self.key(job_id))
+        return Job.from_hash(job_id, fields).as_of(time.time()) if fields else None
+
+    def _update(self, job_id: str, fields: dict[str, Any], results: dict[str, bytes] | None = None) -> bool:
+        """Apply ``fields`` (and store ``results``) in one transaction, if the job exists and is unfinished.
+
+        A job past its deadline is marked failed/expired instead. True if ``fields`` were applied.
+        """
         key = self.key(job_id)
 
-        def change(pipe: redis.client.Pipeline) -> None:
-            if not pipe.exists(key):
-                return
+        def change(pipe: redis.client.Pipeline) -> bool:
+            stored = pipe.hgetall(key)
+            if not stored:
+                return False
+            job = Job.from_hash(job_id, stored)
+            if job.status in FINISHED:
+                return False  # finished is final: a late or duplicate delivery changes nothing
+            now = time.time()
+            applied = not job.overdue(now)
             pipe.multi()
-            pipe.hset(key, mapping=fields).expire(key, self.ttl)
-            for part, value in (results or {}).items():
-                pipe.set(self.key(job_id, part), value, ex=self.ttl)
+            if applied:
+                pipe.hset(key, mapping=fields)
+                for part, value in (results or {}).items():
+                    pipe.set(self.key(job_id, part), value, ex=self.ttl)
+            else:
+                expired = job.as_of(now)  # record what status has been reporting since the deadline
+                pipe.hset(
+                    key,
+                    mapping={
+                        "status": FAILED,
+                        "finished_at": expired.finished_at,
+                        "reason": EXPIRED,
+                        "error": expired.error,
+                    },
+                )
+            pipe.expire(key, self.ttl)
+            return applied
 
-        self.redis.transaction(change, key)
+        return self.redis.transaction(change, key, value_from_callable=True)
 
-    def mark_in_progress(self, job_id: str) -> None:
-        self._update(job_id, {"status": IN_PROGRESS, "started_at": time.time()})
+    def mark_in_progress(self, job_id: str) -> bool:
+        return self._update(job_id, {"status": IN_PROGRESS, "started_at": time.time()})
 
-    def mark_complete(self, job_id: str, png: bytes, summary: dict[str, Any]) -> None:
-        self._update(
+    def mark_complete(self, job_id: str, png: bytes, summary: dict[str, Any]) -> bool:
+        return self._update(
             job_id,
             {"status": COMPLETE, "finished_at": time.time()},
             {"png": png, "summary": json.dumps(summary).encode()},
         )
 
-    def mark_failed(self, job_id: str, reason: str) -> None:
-        self._update(job_id, {"status": FAILED, "finished_at": time.time(), "error": reason})
+    def mark_failed(self, job_id: str, error: str, reason: str = ERROR) -> bool:
+        """Fail the job for good with a message (``error``) and a code (``reason``)."""
+        return self._update(
+            job_id, {"status": FAILED, "finished_at": time.time(), "error": error, "reason": reason}
+        )
 
     def result(self, job_id: str, part: str) -> bytes | None:
         """A finished job's ``png`` or ``summary`` (JSON bytes)."""

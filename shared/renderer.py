@@ -14,12 +14,13 @@ import redis
 from redis.exceptions import LockError
 
 from shared.dataset import DIAGNOSIS, ColumnCache, NoDataset
-from shared.jobs import FINISHED, Job, JobStore
+from shared.jobs import EXPIRED, FINISHED, RENDER_FAILED, UNDELIVERABLE, Job, JobStore
 
 log = logging.getLogger("tumorscope")
 
-#: How long one delivery may hold a job; a delivery that dies leaves it to the next after this.
-LOCK_SECONDS = 60
+#: How long one delivery may hold a job by default (RENDER_LOCK_SECONDS); a delivery that dies
+#: leaves the job to the next delivery after this.
+LOCK_SECONDS = 60.0
 HISTOGRAM_BINS = 20
 #: The extensions Knative adds to an event it sends to a Trigger's deadLetterSink.
 DEAD_LETTER_EXTENSIONS = ("knativeerrorcode", "knativeerrordest", "knativeerrordata")
@@ -31,6 +32,7 @@ class Outcome(Enum):
     RENDERED = "rendered"
     FAILED = "failed"  # for good: a deterministic error, recorded on the job
     ALREADY_DONE = "already-done"  # a redelivery: nothing to do
+    EXPIRED = "expired"  # past its deadline: failed for good, not drawn any more
     UNKNOWN_JOB = "unknown-job"  # never existed or expired
     LOCKED = "locked"  # another delivery is rendering it right now
 
@@ -67,10 +69,22 @@ def dead_letter_reason(attributes: Mapping[str, Any]) -> str:
     return f"{reason}: {detail}" if detail else reason
 
 
+def settled(job: Job | None) -> Outcome | None:
+    """What a delivery for ``job`` comes to without drawing anything; None if it needs drawing."""
+    if job is None:
+        return Outcome.UNKNOWN_JOB
+    if job.reason == EXPIRED:
+        return Outcome.EXPIRED
+    if job.status in FINISHED:
+        return Outcome.ALREADY_DONE
+    return None
+
+
 class Renderer:
-    def __init__(self, jobs: JobStore, columns: ColumnCache) -> None:
+    def __init__(self, jobs: JobStore, columns: ColumnCache, lock_seconds: float = LOCK_SECONDS) -> None:
         self.jobs = jobs
         self.columns = columns
+        self.lock_seconds = lock_seconds
 
     def _delivered_key(self, source: str, event_id: str) -> str:
         digest = hashlib.sha256(f"{source}\n{event_id}".encode()).hexdigest()
@@ -80,12 +94,10 @@ class Renderer:
         delivered = self._delivered_key(source, event_id)
         if self.jobs.redis.exists(delivered):
             return Outcome.ALREADY_DONE
-        job = self.jobs.get(job_id)
-        if job is None:
-            return Outcome.UNKNOWN_JOB
-        if job.status in FINISHED:
-            return Outcome.ALREADY_DONE
-        lock = self.jobs.lock(job_id, LOCK_SECONDS)
+        outcome = settled(self.jobs.get(job_id))
+        if outcome is not None:
+            return outcome
+        lock = self.jobs.lock(job_id, self.lock_seconds)
         if not lock.acquire():
             return Outcome.LOCKED
         try:
@@ -98,21 +110,23 @@ class Renderer:
 
     def _render(self, job_id: str, delivered: str) -> Outcome:
         job = self.jobs.get(job_id)  # read again under the lock: another delivery may have finished it
-        if job is None:
-            return Outcome.UNKNOWN_JOB
-        if job.status in FINISHED:
-            return Outcome.ALREADY_DONE
-        self.jobs.mark_in_progress(job_id)
+        outcome = settled(job)
+        if outcome is not None:
+            return outcome
+        if not self.jobs.mark_in_progress(job_id):  # finished or past its deadline meanwhile
+            return settled(self.jobs.get(job_id)) or Outcome.ALREADY_DONE
         try:
             png, summary = draw(job, self.columns)
         except redis.exceptions.ConnectionError:
             raise  # Redis is down: let the delivery fail so that it is retried
         except (NoDataset, ValueError, KeyError) as error:
             log.exception("job %s failed", job_id)
-            self.jobs.mark_failed(job_id, f"could not render the result: {error}")
+            self.jobs.mark_failed(job_id, f"could not render the result: {error}", RENDER_FAILED)
             return Outcome.FAILED
-        self.jobs.mark_complete(job_id, png, summary)
+        rendered = self.jobs.mark_complete(job_id, png, summary)
         self.jobs.redis.set(delivered, job_id, ex=self.jobs.ttl)
+        if not rendered:  # another delivery finished first, or the deadline passed while drawing
+            return settled(self.jobs.get(job_id)) or Outcome.ALREADY_DONE
         return Outcome.RENDERED
 
     def dead_letter(self, job_id: str, reason: str) -> Outcome:
@@ -122,5 +136,5 @@ class Renderer:
             return Outcome.UNKNOWN_JOB
         if job.status in FINISHED:
             return Outcome.ALREADY_DONE
-        self.jobs.mark_failed(job_id, reason)
+        self.jobs.mark_failed(job_id, reason, UNDELIVERABLE)
         return Outcome.FAILED

@@ -24,7 +24,9 @@ logging.basicConfig(level=CONFIG.log_level, format="%(levelname)s render %(messa
 log = logging.getLogger("tumorscope")
 REDIS = connect(CONFIG.redis_url, CONFIG.redis_timeout_seconds)
 COLUMNS = ColumnCache(REDIS, CONFIG.dataset_path)
-RENDERER = Renderer(JobStore(REDIS, CONFIG.job_ttl_seconds), COLUMNS)
+RENDERER = Renderer(
+    JobStore(REDIS, CONFIG.job_ttl_seconds, CONFIG.job_deadline_seconds), COLUMNS, CONFIG.render_lock_seconds
+)
 PLOT_CACHE = PlotCache(REDIS, CONFIG.cache_ttl_seconds)
 install_error_handlers(functions_framework.errorhandler)
 
@@ -43,7 +45,10 @@ def render(event: CloudEvent) -> None:
         log.warning("job %s: event %s dead-lettered (%s): %s", job_id, event["id"], outcome.value, reason)
         return
     outcome = RENDERER.handle(job_id, event["source"], event["id"])
-    log.info("job %s: event %s %s", job_id, event["id"], outcome.value)
+    quiet = outcome in (Outcome.RENDERED, Outcome.ALREADY_DONE, Outcome.LOCKED)
+    log.log(
+        logging.INFO if quiet else logging.WARNING, "job %s: event %s %s", job_id, event["id"], outcome.value
+    )
     if outcome is Outcome.LOCKED:
         raise ApiError(409, "job_locked", f"job {job_id} is being rendered by another delivery")
 
