@@ -190,7 +190,8 @@ def main() -> int:
             print(f"{spec.name:8} http://localhost:{ports[spec.name]}")
         print(f"\nready in {time.perf_counter() - started:.1f} s. Try:\n")
         print(
-            f"  curl -X POST http://localhost:{ports['submit']}/submit -H 'Content-Type: application/json' \\\n"
+            f"  curl -X POST http://localhost:{ports['submit']}/submit \\\n"
+            "    -H 'Content-Type: application/json' \\\n"
             """    -d '{"radius_mean": 14.5, "texture_mean": 20.0, "perimeter_mean": 95.0}'\n"""
             f"  curl http://localhost:{ports['status']}/status/<job_id>\n"
             f"  curl http://localhost:{ports['status']}/result/<job_id> --output tumor_plot.png\n"
