@@ -15,12 +15,29 @@ from shared.redis_client import connect
 
 CONFIG = load_config()
 logging.basicConfig(level=CONFIG.log_level, format="%(levelname)s status %(message)s")
-JOBS = JobStore(connect(CONFIG.redis_url, CONFIG.redis_timeout_seconds), CONFIG.job_ttl_seconds)
+JOBS = JobStore(
+    connect(CONFIG.redis_url, CONFIG.redis_timeout_seconds),
+    CONFIG.job_ttl_seconds,
+    CONFIG.job_deadline_seconds,
+)
 install_error_handlers(functions_framework.errorhandler)
 RETRY_AFTER_SECONDS = "1"
 
 
-def job_status(_request: flask.Request, job_id: str) -> flask.Response:
+def _check_parameters(request: flask.Request, allowed: tuple[str, ...]) -> None:
+    """400 for a query parameter the route does not take, or one given more than once."""
+    unknown = sorted(set(request.args) - set(allowed))
+    if unknown:
+        takes = f"it takes {', '.join(allowed)}" if allowed else "it takes none"
+        names = ", ".join(name[:40] for name in unknown[:5])
+        raise ApiError(400, "unknown_parameter", f"unknown parameter(s) {names}; {takes}")
+    for name in allowed:
+        if len(request.args.getlist(name)) > 1:
+            raise ApiError(400, "invalid_parameter", f"{name} is given more than once")
+
+
+def job_status(request: flask.Request, job_id: str) -> flask.Response:
+    _check_parameters(request, ())
     job = JOBS.get(check_job_id(job_id))
     if job is None:
         raise not_found(job_id)
@@ -28,6 +45,7 @@ def job_status(_request: flask.Request, job_id: str) -> flask.Response:
 
 
 def _wants_json(request: flask.Request) -> bool:
+    _check_parameters(request, ("format",))
     if request.args.get("format") is not None:
         fmt = request.args["format"]
         if fmt not in ("json", "png"):
@@ -43,7 +61,9 @@ def job_result(request: flask.Request, job_id: str) -> flask.Response:
     if job is None:
         raise not_found(job_id)
     if job.status == FAILED:
-        raise ApiError(409, "job_failed", f"job {job_id} failed: {job.error}", job=job.status_json())
+        raise ApiError(
+            409, "job_failed", f"job {job_id} failed: {job.error}", reason=job.reason, job=job.status_json()
+        )
     if job.status != COMPLETE:
         return json_response(job.status_json(), 202, {"Retry-After": RETRY_AFTER_SECONDS})
     result = JOBS.result(job_id, "summary" if as_json else "png")

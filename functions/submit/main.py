@@ -12,13 +12,17 @@ from shared.config import load_config
 from shared.errors import unavailable
 from shared.features import parse_sample
 from shared.http import Route, Router, health, install_error_handlers, json_response, read_json
-from shared.jobs import JobStore
+from shared.jobs import SINK_FAILED, JobStore, check_idempotency_key
 from shared.redis_client import connect
 
 CONFIG = load_config()
 logging.basicConfig(level=CONFIG.log_level, format="%(levelname)s submit %(message)s")
 log = logging.getLogger("tumorscope")
-JOBS = JobStore(connect(CONFIG.redis_url, CONFIG.redis_timeout_seconds), CONFIG.job_ttl_seconds)
+JOBS = JobStore(
+    connect(CONFIG.redis_url, CONFIG.redis_timeout_seconds),
+    CONFIG.job_ttl_seconds,
+    CONFIG.job_deadline_seconds,
+)
 install_error_handlers(functions_framework.errorhandler)
 
 
@@ -28,18 +32,32 @@ def _links(job_id: str) -> dict[str, str]:
 
 
 def submit_sample(request: flask.Request) -> flask.Response:
+    """202 and a new job; with an Idempotency-Key seen before, 200 and that key's job."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None:
+        check_idempotency_key(key)
     sample = parse_sample(read_json(request, CONFIG.max_body_bytes))
-    job = JOBS.create(sample)
+    if key is None:
+        job, created = JOBS.create(sample), True
+    else:
+        job, created = JOBS.create_once(sample, key)
+    links = _links(job.job_id)
+    body = {"job_id": job.job_id, "status": job.status, **links}
+    if not created:
+        log.info("job %s: the same sample again under its Idempotency-Key", job.job_id)
+        return json_response(body, 200, {"Location": links["status_url"], "Idempotent-Replayed": "true"})
     event = events.job_submitted(job.job_id, sample, CONFIG.ce_overrides)
     try:
         events.send(event, CONFIG.k_sink, CONFIG.sink_timeout_seconds)
     except events.SinkError as error:
         log.error("job %s: the event sink did not accept its event: %s", job.job_id, error)
-        JOBS.mark_failed(job.job_id, f"the event sink did not accept the job's event: {error}")
-        raise unavailable("the event sink") from None
+        JOBS.mark_failed(job.job_id, f"the event sink did not accept the job's event: {error}", SINK_FAILED)
+        if key is not None:  # a retry with the same key may try again
+            JOBS.forget_idempotency_key(key, job.job_id)
+        failed = unavailable("the event sink")
+        failed.details["job_id"] = job.job_id
+        raise failed from None
     log.info("job %s queued with %d feature(s)", job.job_id, len(sample))
-    links = _links(job.job_id)
-    body = {"job_id": job.job_id, "status": job.status, **links}
     return json_response(body, 202, {"Location": links["status_url"]})
 
 
