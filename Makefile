@@ -4,8 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Images are $(REGISTRY)/<function>:$(TAG); deploy and smoke act on knative/$(ENV).
+REGISTRY ?= tumorscope
+TAG ?= 0.1.0
+ENV ?= test
+COMPOSE ?= docker compose
+DEPLOY := $(BIN)/python -m knative.deploy
 
-.PHONY: help venv dev test lint format bench clean
+.PHONY: help venv dev test lint format bench clean build push up down logs deploy smoke
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -31,6 +37,27 @@ lint: $(STAMP) ## ruff check and format check
 format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+build: ## build the four images, $(REGISTRY)/<function>:$(TAG), from the Dockerfile
+	REGISTRY=$(REGISTRY) TAG=$(TAG) $(COMPOSE) build submit status render graph
+
+push: ## push the four images to $(REGISTRY)
+	REGISTRY=$(REGISTRY) TAG=$(TAG) $(COMPOSE) push submit status render graph
+
+up: ## run everything in containers; the gateway answers on http://localhost:5000
+	REGISTRY=$(REGISTRY) TAG=$(TAG) $(COMPOSE) up --build --detach --wait
+
+down: ## stop the containers (the Redis volume stays; add -v by hand to drop it)
+	$(COMPOSE) down
+
+logs: ## follow the containers' logs
+	$(COMPOSE) logs --follow
+
+deploy: $(STAMP) ## deploy knative/$(ENV) (ENV=test|prod), wait until Ready, smoke it (DRY_RUN=1 prints only)
+	$(DEPLOY) deploy --env $(ENV) --registry $(REGISTRY) --tag $(TAG) $(if $(DRY_RUN),--dry-run)
+
+smoke: $(STAMP) ## run the curl journey against the deployed knative/$(ENV)
+	$(DEPLOY) smoke --env $(ENV)
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .dev

@@ -1,0 +1,1 @@
+"""Deploying Tumorscope to Knative: ``python -m knative.deploy`` (``make deploy``, ``make smoke``)."""
