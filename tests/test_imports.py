@@ -19,28 +19,15 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {heavy})))
 """
 
 
-@pytest.mark.parametrize("name", ["submit", "status"])
-def test_light_functions_import_nothing_heavy(name: str) -> None:
-    source = ROOT / "functions" / name / "main.py"
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=set(HEAVY)), name, str(source)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT)},
-        check=True,
-    )
-    assert json.loads(result.stdout.splitlines()[-1]) == []
-
-
-def test_graph_and_render_import_nothing_heavy_until_they_draw() -> None:
+def modules_loaded_at_start(target: str, folder: str) -> list[str]:
+    """The heavy modules a function's process has imported once functions-framework loaded it."""
     result = subprocess.run(
         [
             sys.executable,
             "-c",
             PROBE.format(heavy=set(HEAVY)),
-            "graph",
-            str(ROOT / "functions/render/main.py"),
+            target,
+            str(ROOT / "functions" / folder / "main.py"),
         ],
         capture_output=True,
         text=True,
@@ -48,4 +35,14 @@ def test_graph_and_render_import_nothing_heavy_until_they_draw() -> None:
         env={"PYTHONPATH": str(ROOT)},
         check=True,
     )
-    assert json.loads(result.stdout.splitlines()[-1]) == []
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize(("target", "folder"), [("submit", "submit"), ("status", "status")])
+def test_light_functions_import_nothing_heavy(target: str, folder: str) -> None:
+    assert modules_loaded_at_start(target, folder) == []
+
+
+@pytest.mark.parametrize("target", ["graph", "render"])
+def test_graph_and_render_import_nothing_heavy_until_they_draw(target: str) -> None:
+    assert modules_loaded_at_start(target, "render") == []
