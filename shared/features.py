@@ -25,6 +25,26 @@ STATISTICS = ("mean", "se", "worst")
 #: The 30 features in the CSV's column order, spelt with underscores only.
 FEATURES = tuple(f"{m}_{s}" for s in STATISTICS for m in MEASUREMENTS)
 
+#: Each measurement of a cell nucleus: (unit, description), after the data set's own documentation
+#: (UCI WDBC). Lengths and areas are in pixels of the digitised image; the source gives no physical unit.
+MEASUREMENT_INFO = {
+    "radius": ("px", "mean distance from the centre to points on the perimeter"),
+    "texture": ("grey levels", "standard deviation of the grey-scale values"),
+    "perimeter": ("px", "perimeter of the nucleus"),
+    "area": ("px²", "area of the nucleus"),
+    "smoothness": ("", "local variation in radius lengths"),
+    "compactness": ("", "perimeter² / area − 1.0"),
+    "concavity": ("", "severity of the concave portions of the contour"),
+    "concave_points": ("", "number of concave portions of the contour"),
+    "symmetry": ("", "symmetry of the nucleus"),
+    "fractal_dimension": ("", "“coastline approximation” − 1"),
+}
+STATISTIC_INFO = {
+    "mean": "mean over the nuclei in the image",
+    "se": "standard error over the nuclei in the image",
+    "worst": "mean of the three largest values in the image",
+}
+
 #: The largest value a sample may carry: far above any real measurement (area_worst peaks at 4254).
 MAX_VALUE = 1e6
 
@@ -38,6 +58,31 @@ def canonical_name(name: str) -> str | None:
 def csv_name(feature: str) -> str:
     """The column name Kaggle's CSV uses for a feature."""
     return feature.replace("concave_points", "concave points")
+
+
+def split_name(feature: str) -> tuple[str, str]:
+    """``concave_points_worst`` -> ``("concave_points", "worst")``."""
+    measurement, statistic = feature.rsplit("_", 1)
+    return measurement, statistic
+
+
+def unit(feature: str) -> str:
+    """The feature's unit (``""`` for a dimensionless one)."""
+    return MEASUREMENT_INFO[split_name(feature)[0]][0]
+
+
+def describe(feature: str) -> dict[str, str]:
+    """Name, full label, unit and description of one feature, as ``GET /features`` lists them."""
+    measurement, statistic = split_name(feature)
+    unit_, what = MEASUREMENT_INFO[measurement]
+    statistic_label = {"se": "standard error"}.get(statistic, statistic)
+    return {
+        "name": feature,
+        "csv_name": csv_name(feature),
+        "label": f"{measurement.replace('_', ' ').capitalize()} ({statistic_label})",
+        "unit": unit_,
+        "description": f"{what}; {STATISTIC_INFO[statistic]}",
+    }
 
 
 def suggestion(name: str) -> str | None:

@@ -1,12 +1,29 @@
-"""Rendered graphs cached in Redis, keyed by data-set version, route and normalised parameters."""
+"""Rendered graphs cached in Redis, keyed by data-set version, route and normalised parameters.
+
+A new data-set version changes every key. Identical cold requests render once: the first takes a
+short Redis lock on the key and renders; the others wait for the lock and then read the cache.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from collections.abc import Callable
 from typing import Any
 
 import redis
+from redis.exceptions import LockError
+
+log = logging.getLogger("tumorscope")
+
+PREFIX = "tumorscope:graph"
+#: How long one render may hold its key's lock, and how long an identical request waits for it.
+LOCK_SECONDS = 60
+#: How long a browser may reuse a graph before it revalidates (a new data set changes the ETag).
+BROWSER_MAX_AGE_SECONDS = 60
+#: How often a waiting request polls the lock.
+LOCK_POLL_SECONDS = 0.02
 
 
 class PlotCache:
@@ -20,8 +37,43 @@ class PlotCache:
         canonical = json.dumps([version, route, params], sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
+    @staticmethod
+    def etag(digest: str) -> str:
+        """The entity tag of a cached body: the body depends only on what the digest covers."""
+        return digest[:32]
+
     def get(self, digest: str) -> bytes | None:
-        return self.redis.get(f"tumorscope:graph:{digest}")
+        return self.redis.get(f"{PREFIX}:{digest}")
 
     def put(self, digest: str, body: bytes) -> None:
-        self.redis.set(f"tumorscope:graph:{digest}", body, ex=self.ttl)
+        self.redis.set(f"{PREFIX}:{digest}", body, ex=self.ttl)
+
+    def get_or_render(self, digest: str, render: Callable[[], bytes]) -> tuple[bytes, bool]:
+        """The cached body and True, or the body ``render`` made (once for concurrent callers) and False."""
+        body = self.get(digest)
+        if body is not None:
+            return body, True
+        lock = self.redis.lock(
+            f"{PREFIX}:{digest}:lock",
+            timeout=LOCK_SECONDS,
+            sleep=LOCK_POLL_SECONDS,
+            blocking_timeout=LOCK_SECONDS,
+        )
+        acquired = lock.acquire()
+        try:
+            body = self.get(digest)  # an identical request may have rendered it while we waited
+            if body is not None:
+                return body, True
+            if not acquired:
+                log.warning(
+                    "graph %s: the lock was not released in %s s; rendering anyway", digest, LOCK_SECONDS
+                )
+            body = render()
+            self.put(digest, body)
+            return body, False
+        finally:
+            if acquired:
+                try:
+                    lock.release()
+                except LockError:
+                    log.warning("graph %s: its lock expired while rendering", digest)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
+from functools import partial
 
 import flask
 import functions_framework
@@ -11,11 +14,12 @@ from cloudevents.http import CloudEvent
 from shared import events
 from shared.config import load_config
 from shared.dataset import ColumnCache
+from shared.dataset import info as dataset_info
 from shared.errors import ApiError, bad_request
-from shared.graphs import FORMATS, PLOTS
+from shared.graphs import FORMATS, PLOTS, feature_table
 from shared.http import Route, Router, health, install_error_handlers, json_response
 from shared.jobs import JobStore, check_job_id
-from shared.plot_cache import PlotCache
+from shared.plot_cache import BROWSER_MAX_AGE_SECONDS, PlotCache
 from shared.redis_client import connect
 from shared.renderer import Outcome, Renderer, dead_letter_reason, is_dead_lettered
 
@@ -53,24 +57,45 @@ def render(event: CloudEvent) -> None:
         raise ApiError(409, "job_locked", f"job {job_id} is being rendered by another delivery")
 
 
-def graph_route(name: str):
+def cached(
+    request: flask.Request, route: str, params: dict, media_type: str, make: Callable[[str], bytes]
+) -> flask.Response:
+    """Answer from the plot cache (ETag, 304, X-Cache); on a miss, ``make(version)`` the body once."""
+    version = COLUMNS.version()
+    digest = PLOT_CACHE.digest(version, route, params)
+    etag = PLOT_CACHE.etag(digest)
+    headers = {"ETag": f'"{etag}"', "Cache-Control": f"public, max-age={BROWSER_MAX_AGE_SECONDS}"}
+    if request.if_none_match.contains(etag):
+        return flask.Response(status=304, headers=headers)
+    body, hit = PLOT_CACHE.get_or_render(digest, lambda: make(version))
+    headers["X-Cache"] = "hit" if hit else "miss"
+    return flask.Response(body, mimetype=media_type, headers=headers)
+
+
+def graph_route(name: str) -> Callable[[flask.Request], flask.Response]:
     plot = PLOTS[name]
 
     def answer(request: flask.Request) -> flask.Response:
         params = plot.parse(request.args.to_dict(flat=False))
-        version = COLUMNS.version()
-        digest = PLOT_CACHE.digest(version, name, params)
-        headers = {"ETag": f'"{digest[:32]}"', "Cache-Control": f"public, max-age={CONFIG.cache_ttl_seconds}"}
-        if request.if_none_match.contains(digest[:32]):
-            return flask.Response(status=304, headers=headers)
-        body = PLOT_CACHE.get(digest)
-        headers["X-Cache"] = "hit" if body is not None else "miss"
-        if body is None:
-            body = plot.answer(params, COLUMNS, version)
-            PLOT_CACHE.put(digest, body)
-        return flask.Response(body, mimetype=FORMATS[params["format"]], headers=headers)
+        make = partial(plot.answer, params, COLUMNS)
+        return cached(request, name, params, FORMATS[params["format"]], make)
 
     return answer
+
+
+def features(request: flask.Request) -> flask.Response:
+    """Every feature with its unit and description, and per diagnosis its statistics."""
+    if request.args:
+        raise bad_request("unknown_parameter", "features takes no parameters")
+    make = lambda version: json.dumps(feature_table(COLUMNS, version), allow_nan=False).encode()  # noqa: E731
+    return cached(request, "features", {}, "application/json", make)
+
+
+def dataset(request: flask.Request) -> flask.Response:
+    """The loaded data set: version, rows, class counts, source file."""
+    if request.args:
+        raise bad_request("unknown_parameter", "dataset takes no parameters")
+    return json_response(dataset_info(REDIS, COLUMNS.version()))
 
 
 ROUTER = Router(
@@ -79,6 +104,11 @@ ROUTER = Router(
         Route("GET", "/", lambda _r: json_response(ROUTER.index()), "this index"),
         Route("GET", "/graph/histogram", graph_route("histogram"), "histogram of one feature by diagnosis"),
         Route("GET", "/graph/scatter", graph_route("scatter"), "scatter of two features by diagnosis"),
+        Route("GET", "/graph/box", graph_route("box"), "box or violin plot of one feature by diagnosis"),
+        Route("GET", "/graph/correlation", graph_route("correlation"), "heatmap of Pearson correlations"),
+        Route("GET", "/graph/pairs", graph_route("pairs"), "pair plot of 2 to 5 features by diagnosis"),
+        Route("GET", "/features", features, "every feature: unit, description, statistics per diagnosis"),
+        Route("GET", "/dataset", dataset, "the loaded data set: version, rows, class counts"),
         Route("GET", "/health/readiness", health, "readiness probe"),
         Route("GET", "/health/liveness", health, "liveness probe"),
     ],
