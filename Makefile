@@ -38,6 +38,11 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+bench: $(STAMP) ## measure cold starts, latency, turnaround, memory, scale; write BENCHMARKS.md (< 10 min)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk)); } \
+		|| { echo "make bench needs wrk: sudo apt-get install -y wrk"; exit 1; }
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 build: ## build the four images, $(REGISTRY)/<function>:$(TAG), from the Dockerfile
 	REGISTRY=$(REGISTRY) TAG=$(TAG) $(COMPOSE) build submit status render graph
 

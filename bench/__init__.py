@@ -1,0 +1,1 @@
+"""`make bench`: cold starts, warm latency, plot time, job turnaround, RSS and scale, beside their floors."""

@@ -1,0 +1,165 @@
+"""The processes the benchmark measures: Tumorscope's functions and the floors, started one way."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.devserver import BIN, ROOT, free_port, stop
+
+FLOORS = ROOT / "bench" / "floors"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A functions-framework function: where its code is, its target, signature and THREADS."""
+
+    name: str
+    path: Path
+    target: str
+    signature: str = "http"
+    threads: int = 4
+
+
+#: THREADS as the deployment sets them (docker-compose and Knative containerConcurrency):
+#: I/O-bound submit and status take 8, CPU-bound graph 4, render 2. A floor takes its function's.
+SOURCES = {
+    "submit": Source("submit", ROOT / "functions/submit/main.py", "submit", threads=8),
+    "status": Source("status", ROOT / "functions/status/main.py", "status", threads=8),
+    "render": Source("render", ROOT / "functions/render/main.py", "render", "cloudevent", threads=2),
+    "graph": Source("graph", ROOT / "functions/render/main.py", "graph", threads=4),
+    "hello": Source("hello", FLOORS / "hello/main.py", "hello", threads=8),
+    "light": Source("light", FLOORS / "light/main.py", "light", threads=8),
+    "plot": Source("plot", FLOORS / "plot/main.py", "plot", threads=4),
+}
+
+
+@dataclass
+class Service:
+    source: Source
+    process: subprocess.Popen
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def pids(self) -> list[int]:
+        """The gunicorn master and its workers."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            workers = [int(pid) for pid in children.read_text().split()]
+        except OSError:
+            workers = []
+        return [self.process.pid, *workers]
+
+    def stop(self) -> None:
+        stop([self.process])
+
+
+def spawn(source: Source, environ: dict[str, str], log_dir: Path) -> Service:
+    """Start ``source`` as ``functions-framework`` does in its container; do not wait for it."""
+    port = free_port()
+    command = [
+        str(BIN / "functions-framework"),
+        "--target", source.target,
+        "--source", str(source.path),
+        "--signature-type", source.signature,
+        "--port", str(port),
+        "--host", "127.0.0.1",
+    ]  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+        "THREADS": str(source.threads),
+        "LOG_LEVEL": "WARNING",
+        **environ,
+    }
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / f"{source.name}-{port}.log", "w") as log:
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    return Service(source, process, port)
+
+
+def request(
+    port: int, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def first_answer(
+    service: Service,
+    method: str,
+    path: str,
+    expect: int,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> None:
+    """Send the request until the port accepts it; fail unless the first answer is ``expect``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if service.process.poll() is not None:
+            raise RuntimeError(f"{service.source.name} exited with {service.process.returncode}")
+        try:
+            status, content = request(service.port, method, path, body, headers)
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{service.source.name} did not listen within {timeout} s") from None
+            time.sleep(0.002)
+            continue
+        if status != expect:
+            answer = f"{status}, not {expect}: {content[:200]!r}"
+            raise RuntimeError(f"{service.source.name} {method} {path}: {answer}")
+        return
+
+
+def start_warm(source: Source, environ: dict[str, str], log_dir: Path) -> Service:
+    """A function started and answering: for the warm figures."""
+    service = spawn(source, environ, log_dir)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            request(service.port, "GET", "/health/readiness")
+            return service
+        except ConnectionRefusedError:
+            if service.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{source.name} did not start; see {log_dir}") from None
+            time.sleep(0.01)
+
+
+def peak_rss_mib(service: Service) -> dict[str, float]:
+    """Peak resident memory (VmHWM) of the largest process (master or worker), and their PSS summed."""
+    peaks, pss = [], 0.0
+    for pid in service.pids():
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        peaks.append(_kib(status, "VmHWM:") / 1024)
+        pss += _kib(rollup, "Pss:") / 1024
+    return {
+        "peak_rss": max(peaks, default=0.0),
+        "master_peak_rss": peaks[0] if peaks else 0.0,
+        "worker_peak_rss": max(peaks[1:], default=0.0),
+        "tree_pss": pss,
+    }
+
+
+def _kib(text: str, field: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(field):
+            return float(line.split()[1])
+    return 0.0
