@@ -26,12 +26,7 @@ ARG FUNCTION=submit
 ARG TARGET=submit
 ARG SIGNATURE=http
 RUN useradd --create-home --uid 10001 --user-group app
-COPY --from=dependencies /opt/venv /opt/venv
-WORKDIR /app
-COPY --chown=root:root shared/ shared/
-COPY --chown=root:root functions/${FUNCTION}/ functions/${FUNCTION}/
-RUN /opt/venv/bin/python -m compileall -q shared functions
-# MPLCONFIGDIR must be writable; the font cache is built there now, so a cold start does not build it.
+# MPLCONFIGDIR must be writable; the font cache is built there below, so a cold start does not build it.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONUNBUFFERED=1 \
@@ -42,6 +37,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     FUNCTION_SIGNATURE_TYPE=${SIGNATURE} \
     PORT=8080 \
     THREADS=4
+COPY --from=dependencies /opt/venv /opt/venv
+WORKDIR /app
+COPY --chown=root:root shared/ shared/
+COPY --chown=root:root functions/${FUNCTION}/ functions/${FUNCTION}/
+RUN python -m compileall -q shared functions
 USER 10001:10001
 RUN python -c "import importlib.util as u; u.find_spec('matplotlib') and __import__('matplotlib.font_manager')"
 EXPOSE 8080
