@@ -94,7 +94,10 @@ class Renderer:
         delivered = self._delivered_key(source, event_id)
         if self.jobs.redis.exists(delivered):
             return Outcome.ALREADY_DONE
-        outcome = settled(self.jobs.get(job_id))
+        job = self.jobs.get(job_id)
+        outcome = settled(job)
+        if outcome is Outcome.EXPIRED:
+            self.jobs.mark_failed(job_id, job.error or "", EXPIRED)  # record what status reports
         if outcome is not None:
             return outcome
         lock = self.jobs.lock(job_id, self.lock_seconds)
