@@ -1,0 +1,122 @@
+"""docker-compose.yml: accepted by docker-compose, wired like the cluster, healthchecks that work.
+
+No Docker engine runs here: ``docker-compose config`` (Debian's docker-compose) validates and
+resolves the file, and each healthcheck command runs for real against a function process.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+from build_files import COMPOSE_FILE, DOCKERFILE, FUNCTIONS, ROOT, images
+from dockerfile_parse import DockerfileParser
+
+from shared.devserver import free_port
+
+IMAGE_PORT = 8080  # the Dockerfile's EXPOSE and PORT
+
+
+def compose_config(**environ: str) -> dict:
+    """The file as docker-compose resolves it (anchors merged, ${VARIABLES} filled in)."""
+    docker_compose = shutil.which("docker-compose")
+    assert docker_compose, "docker-compose is missing: .ci/run installs Debian's docker-compose package"
+    resolved = subprocess.run(
+        [docker_compose, "--project-directory", str(ROOT), "-f", str(COMPOSE_FILE), "config"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **environ},
+        check=False,
+    )
+    assert resolved.returncode == 0, resolved.stderr
+    return yaml.safe_load(resolved.stdout)
+
+
+def container_port(port: dict | str) -> int:
+    """The container side of a ports entry (docker-compose 1.x keeps "127.0.0.1:8081:8080/tcp")."""
+    return int(port["target"]) if isinstance(port, dict) else int(port.rsplit(":", 1)[1].split("/")[0])
+
+
+@pytest.fixture(scope="module")
+def services() -> dict[str, dict]:
+    return compose_config()["services"]
+
+
+def test_docker_compose_accepts_the_file_and_it_has_every_service(services):
+    assert set(services) == {"redis", *FUNCTIONS, "gateway"}
+
+
+def test_images_default_to_tumorscope_and_follow_registry_and_tag():
+    assert compose_config()["services"]["graph"]["image"] == "tumorscope/graph:0.1.0"
+    overridden = compose_config(REGISTRY="registry.example.com/team", TAG="abc123")["services"]
+    assert {overridden[f]["image"] for f in FUNCTIONS} == {
+        f"registry.example.com/team/{f}:abc123" for f in FUNCTIONS
+    }
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_is_built_from_the_dockerfile_and_waits_for_a_healthy_redis(services, function):
+    service = services[function]
+    build_args = images()[function].build_args
+    parser = DockerfileParser(str(DOCKERFILE), build_args=build_args)
+
+    assert service["build"]["context"] == str(ROOT)
+    assert (ROOT / "functions" / build_args["FUNCTION"] / "main.py").exists()
+    assert parser.envs["FUNCTION_TARGET"] == function  # the Knative Service of the same name
+    assert parser.envs["PORT"] == str(IMAGE_PORT)
+    assert service["depends_on"]["redis"] == {"condition": "service_healthy"}
+    assert service["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+    assert int(service["environment"]["THREADS"]) >= 1
+    assert "healthcheck" in service
+    assert {container_port(p) for p in service["ports"]} == {IMAGE_PORT}
+
+
+def test_submit_sends_its_events_to_render_once_render_is_healthy(services):
+    submit = services["submit"]
+
+    assert submit["environment"]["K_SINK"] == f"http://render:{IMAGE_PORT}"
+    assert submit["depends_on"]["render"] == {"condition": "service_healthy"}
+
+
+def test_redis_keeps_an_append_only_file_on_a_volume(services):
+    redis = services["redis"]
+
+    assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    assert any(v.startswith("redis-data:/data") for v in redis["volumes"])
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+
+
+def test_the_gateway_serves_port_5000_from_the_template_once_the_http_functions_are_healthy(services):
+    gateway = services["gateway"]
+
+    assert [(int(p["published"]), container_port(p)) for p in gateway["ports"]] == [(5000, 5000)]
+    assert gateway["environment"]["GATEWAY_PORT"] == "5000"
+    assert gateway["volumes"] == [
+        f"{ROOT}/gateway/default.conf.template:/etc/nginx/templates/default.conf.template:ro"
+    ]
+    for function in ("submit", "status", "graph"):
+        assert gateway["environment"][f"{function.upper()}_ADDR"] == f"{function}:{IMAGE_PORT}"
+        assert gateway["depends_on"][function] == {"condition": "service_healthy"}
+
+
+def run_healthcheck(test: list[str], port: int) -> int:
+    """Run a compose healthcheck (["CMD", ...]) here, as the container would, with its PORT."""
+    assert test[0] == "CMD"
+    command = [sys.executable if test[1] == "python" else test[1], *test[2:]]
+    return subprocess.run(command, env={**os.environ, "PORT": str(port)}, check=False).returncode
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_healthcheck_passes_on_a_running_function_and_fails_without_one(
+    services, function_processes, loaded_redis, function
+):
+    url = function_processes.start(function, {"REDIS_URL": loaded_redis.url})
+    test = services[function]["healthcheck"]["test"]
+
+    assert run_healthcheck(test, int(url.rsplit(":", 1)[1])) == 0
+    assert run_healthcheck(test, free_port()) != 0
