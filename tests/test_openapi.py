@@ -1,0 +1,188 @@
+"""openapi.yaml describes exactly the routes the code serves, with the bounds the code enforces."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from functools import cache
+from typing import Any
+
+import pytest
+import requests
+import yaml
+from openapi_schema_validator import OAS31Validator
+from openapi_spec_validator import validate
+
+from shared.devserver import ROOT
+from shared.errors import ApiError
+from shared.graphs import PLOTS
+from shared.http import Router
+
+SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+METHODS = ("get", "post", "put", "patch", "delete")
+SERVICES = {"submit": "submit", "status": "status", "graph": "render"}  # service -> functions/ folder
+
+
+@cache
+def router(service: str) -> Router:
+    """The service's route table, imported from its main.py as functions-framework would."""
+    spec = importlib.util.spec_from_file_location(
+        f"main_{service}", ROOT / "functions" / SERVICES[service] / "main.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ROUTER
+
+
+def node_ref_parts(ref: str) -> list[str]:
+    assert ref.startswith("#/"), ref
+    return ref[2:].split("/")
+
+
+def deref(node: dict[str, Any]) -> dict[str, Any]:
+    """Follow local ``$ref``s (``#/components/...``) to the node they name."""
+    while "$ref" in node:
+        target: Any = SPEC
+        for part in node_ref_parts(node["$ref"]):
+            target = target[part]
+        node = target
+    return node
+
+
+def documented_routes(service: str) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, item in SPEC["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS and service in operation["x-services"]
+    }
+
+
+def coded_routes(service: str) -> set[tuple[str, str]]:
+    """``/status/<path:job_id>`` is OpenAPI's ``/status/{job_id}``."""
+    return {(r.method, re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r.path)) for r in router(service).routes}
+
+
+def query_parameters(path: str) -> dict[str, dict[str, Any]]:
+    parameters = [deref(p) for p in SPEC["paths"][path]["get"].get("parameters", [])]
+    return {p["name"]: p for p in parameters if p["in"] == "query"}
+
+
+def schema_of(parameter: dict[str, Any]) -> dict[str, Any]:
+    schema = deref(parameter["schema"])
+    for part in schema.get("allOf", []):
+        schema = {**deref(part), **{k: v for k, v in schema.items() if k != "allOf"}}
+    return schema
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    validate(SPEC)
+    assert SPEC["openapi"].startswith("3.1")
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_every_route_in_the_code_is_documented_and_vice_versa(service: str) -> None:
+    assert coded_routes(service) == documented_routes(service)
+
+
+def test_every_documented_operation_belongs_to_a_service() -> None:
+    documented = set().union(*(documented_routes(s) for s in SERVICES))
+    every = {(m.upper(), p) for p, item in SPEC["paths"].items() for m in item if m in METHODS}
+    assert documented == every
+
+
+@pytest.mark.parametrize("name", sorted(PLOTS))
+def test_graph_parameters_and_defaults_match_the_code(name: str) -> None:
+    documented = query_parameters(f"/graph/{name}")
+    assert set(documented) == set(PLOTS[name].parameters)
+    for parameter, (_parser, default) in PLOTS[name].parameters.items():
+        schema = schema_of(documented[parameter])
+        if default is None:
+            assert documented[parameter].get("required") is True, parameter
+        elif "default" in schema and parameter != "features":
+            assert str(schema["default"]).lower() == default, parameter
+
+
+def _parse(name: str, **args: str) -> dict[str, Any]:
+    return PLOTS[name].parse({k: [v] for k, v in {**required(name), **args}.items()})
+
+
+def required(name: str) -> dict[str, str]:
+    return {"x": "radius_mean", "y": "texture_mean"} if name == "scatter" else {}
+
+
+def rejected(name: str, **args: str) -> bool:
+    """Whether the route answers these parameters with a 400."""
+    try:
+        _parse(name, **args)
+    except ApiError as error:
+        return error.status == 400
+    return False
+
+
+@pytest.mark.parametrize("name", sorted(PLOTS))
+def test_documented_bounds_are_the_enforced_bounds(name: str) -> None:
+    for parameter, spec in query_parameters(f"/graph/{name}").items():
+        schema = schema_of(spec)
+        if schema.get("type") == "integer":
+            low, high = schema["minimum"], schema["maximum"]
+            assert not rejected(name, **{parameter: str(low)})
+            assert not rejected(name, **{parameter: str(high)})
+            assert rejected(name, **{parameter: str(low - 1)})
+            assert rejected(name, **{parameter: str(high + 1)})
+        if "enum" in schema and parameter not in ("feature",):
+            for value in schema["enum"]:
+                assert not rejected(name, **{parameter: value})
+            assert rejected(name, **{parameter: "neither"})
+        if "x-count" in spec:
+            from shared.features import FEATURES
+
+            low, high = spec["x-count"]["minimum"], spec["x-count"]["maximum"]
+            assert not rejected(name, **{parameter: ",".join(FEATURES[:low])})
+            assert not rejected(name, **{parameter: ",".join(FEATURES[:high])})
+            assert rejected(name, **{parameter: ",".join(FEATURES[: low - 1])})
+            if high < len(FEATURES):
+                assert rejected(name, **{parameter: ",".join(FEATURES[: high + 1])})
+
+
+def test_the_feature_enum_is_the_thirty_features() -> None:
+    from shared.features import FEATURES
+
+    assert SPEC["components"]["schemas"]["FeatureName"]["enum"] == list(FEATURES)
+
+
+def response_schema(path: str) -> dict[str, Any]:
+    content = SPEC["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+    return {**content["schema"], "components": SPEC["components"]}
+
+
+GRAPH_JSON = [
+    ("/graph/histogram", {"feature": "area_worst", "bins": 12, "density": "true", "range": "100,3000"}),
+    ("/graph/histogram", {"by": "none"}),
+    ("/graph/scatter", {"x": "radius_mean", "y": "texture_mean", "trend": "true", "hue": "none"}),
+    ("/graph/box", {"feature": "smoothness_se", "kind": "violin"}),
+    ("/graph/correlation", {}),
+    ("/graph/pairs", {"features": "radius_mean,texture_mean"}),
+    ("/features", {}),
+    ("/dataset", {}),
+]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("path", "params"), GRAPH_JSON)
+def test_json_answers_match_their_documented_schemas(
+    services: dict[str, str], path: str, params: dict[str, Any]
+) -> None:
+    if path.startswith("/graph/"):
+        params = {**params, "format": "json"}
+    response = requests.get(f"{services['graph']}{path}", params=params, timeout=60)
+    assert response.status_code == 200
+    OAS31Validator(response_schema(path)).validate(response.json())
+
+
+@pytest.mark.integration
+def test_errors_match_the_error_schema(services: dict[str, str]) -> None:
+    response = requests.get(f"{services['graph']}/graph/box", params={"kind": "strip"}, timeout=30)
+    assert response.status_code == 400
+    schema = {"$ref": "#/components/schemas/Error", "components": SPEC["components"]}
+    OAS31Validator(schema).validate(response.json())
