@@ -1,0 +1,146 @@
+"""The compose gateway: gateway/default.conf.template in a real nginx in front of the real functions.
+
+The template is filled in as the nginx image's envsubst step fills it in (only the variables it
+is given), with local addresses instead of compose's service names, and the original README's
+curl journey runs through it on one port.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from helpers import error_of
+
+from knative.smoke import Urls, journey
+from shared.devserver import free_port, stop, wait_for_port
+
+pytestmark = pytest.mark.integration
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "gateway" / "default.conf.template"
+
+
+def render_template(template: str, values: dict[str, str]) -> str:
+    """What ``envsubst`` does with the given variables: ${NAME} of those only; nginx's $vars stay."""
+    return re.sub(r"\$\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+    assert found, "nginx is missing: .ci/run installs Debian's nginx package"
+    return found
+
+
+def main_config(prefix: Path, server_config: Path) -> str:
+    """A whole nginx.conf around the template's server block, keeping every file under ``prefix``."""
+    temp = {name: prefix / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    for folder in temp.values():
+        folder.mkdir()
+    return f"""
+user {getpass.getuser()};
+worker_processes 1;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log {prefix}/access.log;
+    client_body_temp_path {temp["client_body"]};
+    proxy_temp_path {temp["proxy"]};
+    fastcgi_temp_path {temp["fastcgi"]};
+    uwsgi_temp_path {temp["uwsgi"]};
+    scgi_temp_path {temp["scgi"]};
+    include {server_config};
+}}
+"""
+
+
+@pytest.fixture(scope="module")
+def gateway(services, tmp_path_factory) -> Iterator[str]:
+    """nginx on a free port, routing to the ``services`` processes; its base URL."""
+    prefix = tmp_path_factory.mktemp("nginx")
+    port = free_port()
+    values = {
+        "GATEWAY_PORT": str(port),
+        **{
+            f"{name.upper()}_ADDR": services[name].removeprefix("http://")
+            for name in ("submit", "status", "graph")
+        },
+    }
+    server = prefix / "default.conf"
+    server.write_text(render_template(TEMPLATE.read_text(), values))
+    (prefix / "nginx.conf").write_text(main_config(prefix, server))
+    command = [
+        nginx_binary(),
+        "-p",
+        str(prefix),
+        "-c",
+        str(prefix / "nginx.conf"),
+        "-e",
+        str(prefix / "error.log"),
+    ]
+    checked = subprocess.run([*command, "-t"], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    wait_for_port(port, process)
+    yield f"http://127.0.0.1:{port}"
+    stop([process])
+
+
+def test_the_template_names_only_the_variables_compose_sets():
+    from build_files import compose
+
+    variables = set(re.findall(r"\$\{(\w+)\}", TEMPLATE.read_text()))
+
+    assert variables == set(compose()["services"]["gateway"]["environment"])
+
+
+def test_the_readme_curl_journey_runs_through_the_gateway(gateway):
+    steps: list[str] = []
+
+    job_id = journey(Urls(gateway, gateway, gateway), report=steps.append)
+
+    assert len(job_id) == 32
+    assert [step.split(" ->")[0] for step in steps] == [
+        "POST /submit",
+        f"GET /status/{job_id}",
+        f"GET /result/{job_id}",
+        "GET /graph/histogram?feature=radius_mean&bins=15",
+        "GET /graph/scatter?x=radius_mean&y=texture_mean",
+    ]
+
+
+def test_the_functions_json_answers_and_headers_pass_through(gateway):
+    submitted = requests.post(f"{gateway}/submit", json={"radius_mean": 14.5}, timeout=30)
+    assert submitted.status_code == 202
+    assert submitted.headers["Location"].endswith(f"/status/{submitted.json()['job_id']}")
+
+    summary = requests.get(f"{gateway}/result/{submitted.json()['job_id']}?format=json", timeout=10)
+    assert summary.json()["features"]["radius_mean"]["value"] == 14.5
+
+    assert error_of(requests.get(f"{gateway}/status/not-a-job-id", timeout=10))["code"] == "invalid_job_id"
+    bad = requests.post(
+        f"{gateway}/submit", data="{", headers={"Content-Type": "application/json"}, timeout=10
+    )
+    assert bad.status_code == 400
+    assert error_of(bad)
+
+
+def test_paths_the_gateway_does_not_route_get_a_json_404(gateway):
+    response = requests.get(f"{gateway}/admin", timeout=10)
+
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "not_found"
+
+
+def test_the_gateway_answers_its_own_healthcheck(gateway):
+    response = requests.get(f"{gateway}/healthz", timeout=10)
+
+    assert response.json() == {"status": "ok"}
