@@ -44,7 +44,12 @@ def axis_label(feature: str) -> str:
 
 
 def new_figure(width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT, dpi: int = DEFAULT_DPI) -> Figure:
+    import matplotlib
     from matplotlib.figure import Figure
+
+    # Name the backend (cheap when already set): box plots read every rcParam, and reading an
+    # unresolved backend makes matplotlib import pyplot to resolve it.
+    matplotlib.use("agg")
 
     # A hair over the size in inches, so that Agg's rounding down still gives exactly width x height.
     return Figure(figsize=((width + 1e-6) / dpi, (height + 1e-6) / dpi), dpi=dpi, layout="constrained")
