@@ -51,7 +51,8 @@ def readiness(obj: Mapping[str, Any]) -> Readiness:
     status = obj.get("status") or {}
     generation = obj.get("metadata", {}).get("generation")
     observed = status.get("observedGeneration")
-    if generation is not None and (observed is None or observed < generation):
+    reports_generation = obj.get("kind") != "Job"  # batch/v1 JobStatus has no observedGeneration
+    if reports_generation and generation is not None and (observed is None or observed < generation):
         return Readiness(False, False, f"the controller has not seen generation {generation} yet")
     conditions = status.get("conditions") or []
     if obj.get("kind") == "Job":
