@@ -11,7 +11,7 @@ ENV ?= test
 COMPOSE ?= docker compose
 DEPLOY := $(BIN)/python -m knative.deploy
 
-.PHONY: help venv dev test lint format bench clean build push up down logs deploy smoke
+.PHONY: help venv dev test lint format bench clean build push up down logs deploy smoke load-dataset
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ deploy: $(STAMP) ## deploy knative/$(ENV) (ENV=test|prod), wait until Ready, smo
 
 smoke: $(STAMP) ## run the curl journey against the deployed knative/$(ENV)
 	$(DEPLOY) smoke --env $(ENV)
+
+load-dataset: $(STAMP) ## load CSV=path/to/data.csv into the deployed knative/$(ENV)'s Redis
+	$(DEPLOY) load-dataset --env $(ENV) $(CSV)
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .dev

@@ -13,6 +13,7 @@ the data-set Job, prints the URLs and runs the journey. The kubeconfig's current
 from __future__ import annotations
 
 import argparse
+import copy
 import secrets
 import subprocess
 import sys
@@ -35,6 +36,7 @@ DEFAULT_REGISTRY = "tumorscope"
 DEFAULT_TAG = "0.1.0"
 REDIS_SECRET = "tumorscope-redis"
 LOADER_JOB = "tumorscope-load-dataset"
+DATASET_CONFIGMAP = "tumorscope-dataset"
 #: Applied first, in this order: what the others refer to.
 APPLY_FIRST = ("Namespace", "ConfigMap", "Secret", "PersistentVolumeClaim")
 
@@ -87,6 +89,17 @@ def env_value(obj: Mapping[str, Any], name: str) -> str | None:
             if variable["name"] == name:
                 return variable.get("value")
     return None
+
+
+def dataset_job(job: Mapping[str, Any], configmap: str, filename: str) -> dict[str, Any]:
+    """The loader Job, loading ``filename`` from the ConfigMap ``configmap`` instead of the bundled CSV."""
+    loader = copy.deepcopy(dict(job))
+    pod = loader["spec"]["template"]["spec"]
+    pod["volumes"] = [{"name": "dataset", "configMap": {"name": configmap}}]
+    (container,) = pod["containers"]
+    container["volumeMounts"] = [{"name": "dataset", "mountPath": "/data", "readOnly": True}]
+    container["command"] = [*container["command"], f"/data/{filename}"]
+    return loader
 
 
 def namespace_of(objects: Iterable[Mapping[str, Any]]) -> str:
@@ -198,6 +211,16 @@ class Cluster:
                 raise DeployError(f"{label(obj)} was not deleted within {timeout_seconds} s")
             time.sleep(1)
 
+    def put_dataset(self, namespace: str, path: Path) -> None:
+        """The CSV as the ConfigMap DATASET_CONFIGMAP (a ConfigMap holds up to 1 MiB)."""
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": DATASET_CONFIGMAP, "namespace": namespace},
+            "data": {path.name: path.read_text()},
+        }
+        self.apply(body)
+
     def ensure_redis_secret(self, namespace: str) -> bool:
         """Create the Redis password Secret unless it exists; True if it was created."""
         from kubernetes.client.exceptions import ApiException
@@ -257,14 +280,34 @@ def services_on(cluster: Cluster, objects: Objects) -> dict[str, Mapping[str, An
     return found
 
 
+def load_dataset(cluster: Cluster, objects: Objects, path: Path, timeout_seconds: float) -> None:
+    """Load the CSV at ``path`` into the deployed Redis with the loader Job, and wait for it."""
+    namespace = namespace_of(objects)
+    render = cluster.get(find(objects, "Service", "render"))
+    if render is None:
+        raise DeployError("render is not deployed; run make deploy first")
+    job = dataset_job(find(objects, "Job", LOADER_JOB), DATASET_CONFIGMAP, path.name)
+    containers(job)[0]["image"] = containers(render)[0]["image"]  # the image deployed, with pandas
+    cluster.put_dataset(namespace, path)
+    cluster.delete_job(job)
+    cluster.apply(job)
+    wait_until_ready(cluster.get, [job], timeout_seconds)
+    print(f"loaded {path.name}; kubectl -n {namespace} logs job/{LOADER_JOB} shows the counts and version")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m knative.deploy", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, summary in [("deploy", "apply, wait until Ready, run the journey"), ("smoke", "the journey")]:
+    for name, summary in [
+        ("deploy", "apply, wait until Ready, run the journey"),
+        ("smoke", "the journey"),
+        ("load-dataset", "load another CSV (Kaggle's format) into the deployed Redis"),
+    ]:
         command = commands.add_parser(name, help=summary)
         command.add_argument("--env", choices=ENVIRONMENTS, default="test")
         command.add_argument("--context", help="kubeconfig context (default: the current one)")
         command.add_argument("--timeout", type=float, default=600, help="seconds to wait for Ready")
+    commands.choices["load-dataset"].add_argument("csv", type=Path, help="the CSV to load (up to 1 MiB)")
     deploy_command = commands.choices["deploy"]
     deploy_command.add_argument("--registry", default=DEFAULT_REGISTRY, help="image registry/prefix")
     deploy_command.add_argument("--tag", default=DEFAULT_TAG, help="image tag")
@@ -287,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
             services = {obj["metadata"]["name"]: obj for obj in states.values() if obj["kind"] == "Service"}
             if arguments.no_smoke:
                 return 0
+        elif arguments.command == "load-dataset":
+            load_dataset(Cluster(arguments.context), objects, arguments.csv, arguments.timeout)
+            return 0
         else:
             cluster = Cluster(arguments.context)
             services = services_on(cluster, objects)

@@ -18,6 +18,7 @@ from build_files import ROOT
 from knative.deploy import (
     DeployError,
     build,
+    dataset_job,
     find,
     public_urls,
     set_env,
@@ -378,6 +379,20 @@ def test_submit_learns_the_status_url():
 
     env = {v["name"]: v.get("value") for v in submit["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["STATUS_BASE_URL"] == "http://status.tumorscope-test.127.0.0.1.sslip.io"
+
+
+def test_another_data_set_is_loaded_by_the_loader_job_from_a_configmap():
+    import kubernetes_validate
+
+    job = dataset_job(find(build("test"), "Job", "tumorscope-load-dataset"), "tumorscope-dataset", "my.csv")
+
+    kubernetes_validate.validate(job, "1.33", strict=True)
+    pod = job["spec"]["template"]["spec"]
+    assert pod["volumes"] == [{"name": "dataset", "configMap": {"name": "tumorscope-dataset"}}]
+    assert pod["containers"][0]["command"] == ["python", "-m", "shared.dataset", "load", "/data/my.csv"]
+    assert pod["containers"][0]["volumeMounts"] == [
+        {"name": "dataset", "mountPath": "/data", "readOnly": True}
+    ]
 
 
 def test_objects_are_applied_namespace_and_configuration_first():
