@@ -178,7 +178,7 @@ class JobStore:
         """The job an earlier request with this key created (and False), or a new one (and True).
 
         The key and the job are written in one transaction, so concurrent requests with one key
-        make one job. The same key with a different sample is a 422.
+        make one job. The same key with a different sample is a 409.
         """
         where = self.idempotency_key(idempotency_key)
         job, fields = self._new(features)
@@ -198,7 +198,7 @@ class JobStore:
         claimed = json.loads(earlier)
         if claimed["fingerprint"] != fingerprint(features):
             raise ApiError(
-                422,
+                409,
                 "idempotency_key_reused",
                 "this Idempotency-Key was used with a different sample; use a new key for a new sample",
             )

@@ -55,14 +55,14 @@ def test_the_same_sample_reordered_or_in_kaggle_spelling_is_the_same_request(sub
     assert again.json()["job_id"] == first.json()["job_id"]
 
 
-def test_the_same_key_with_another_sample_is_422_and_makes_no_job(submit, loaded_redis) -> None:
+def test_the_same_key_with_another_sample_is_409_and_makes_no_job(submit, loaded_redis) -> None:
     first = post(submit, SAMPLE, "order-9b21")
     before = job_keys(loaded_redis)
 
     other = post(submit, {**SAMPLE, "radius_mean": 30.0}, "order-9b21")
 
     assert first.status_code == 202
-    assert other.status_code == 422
+    assert other.status_code == 409
     assert error_of(other)["code"] == "idempotency_key_reused"
     assert job_keys(loaded_redis) == before
 
