@@ -1,6 +1,8 @@
 """Rendered graphs cached in Redis, keyed by data-set version, route and normalised parameters.
 
-A new data-set version changes every key. Identical cold requests render once: the first takes a
+A new data-set version changes every key, and so does new drawing code (``DRAWING_CODE``: the
+sources that decide what a graph looks like), so a deployment never serves pictures of the old code.
+Identical cold requests render once: the first takes a
 short Redis lock on the key and renders; the others wait for the lock and then read the cache.
 """
 
@@ -10,6 +12,8 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -18,12 +22,25 @@ from redis.exceptions import LockError
 log = logging.getLogger("tumorscope")
 
 PREFIX = "tumorscope:graph"
+#: The modules whose code decides a graph's bytes.
+DRAWING_CODE = tuple(
+    Path(__file__).parent / f"{name}.py" for name in ("analysis", "features", "graphs", "plots")
+)
 #: How long one render may hold its key's lock, and how long an identical request waits for it.
 LOCK_SECONDS = 60
 #: How long a browser may reuse a graph before it revalidates (a new data set changes the ETag).
 BROWSER_MAX_AGE_SECONDS = 60
 #: How often a waiting request polls the lock.
 LOCK_POLL_SECONDS = 0.02
+
+
+@cache
+def code_version() -> str:
+    """A digest of the drawing code (read once, about 60 KB)."""
+    digest = hashlib.sha256()
+    for path in DRAWING_CODE:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 class PlotCache:
@@ -34,7 +51,9 @@ class PlotCache:
     @staticmethod
     def digest(version: str, route: str, params: dict[str, Any]) -> str:
         """Equal for equal requests, whatever their parameter order or spelt-out defaults."""
-        canonical = json.dumps([version, route, params], sort_keys=True, separators=(",", ":"))
+        canonical = json.dumps(
+            [version, code_version(), route, params], sort_keys=True, separators=(",", ":")
+        )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     @staticmethod
