@@ -245,14 +245,17 @@ def deploy(cluster: Cluster, objects: Objects, timeout_seconds: float) -> dict[s
     cluster.apply(find(objects, "Namespace", namespace))
     if cluster.ensure_redis_secret(namespace):
         print(f"created Secret {namespace}/{REDIS_SECRET} with a random Redis password")
+    submit = find(objects, "Service", "submit")
+    deployed_status = cluster.get(find(objects, "Service", "status"))
+    if deployed_status and (deployed_status.get("status") or {}).get("url"):
+        set_env(submit, "STATUS_BASE_URL", service_url(deployed_status))  # no revision just to change it back
     for obj in objects:
         if obj["kind"] == "Job":
             cluster.delete_job(obj)
         cluster.apply(obj)
         print(f"applied {label(obj)}")
     states = wait_until_ready(cluster.get, objects, timeout_seconds)
-    # submit's links are absolute once it knows status's URL, which exists only now.
-    submit = find(objects, "Service", "submit")
+    # submit's links are absolute once it knows status's URL, which exists only now on a first deploy.
     status_url = service_url(states["Service/status"])
     if env_value(states["Service/submit"], "STATUS_BASE_URL") != status_url:
         set_env(submit, "STATUS_BASE_URL", status_url)
@@ -293,6 +296,15 @@ def load_dataset(cluster: Cluster, objects: Objects, path: Path, timeout_seconds
     cluster.apply(job)
     wait_until_ready(cluster.get, [job], timeout_seconds)
     print(f"loaded {path.name}; kubectl -n {namespace} logs job/{LOADER_JOB} shows the counts and version")
+
+
+def cluster_errors() -> tuple[type[Exception], ...]:
+    """What the kubernetes client raises for an unreachable cluster or a refused request (Knative missing)."""
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
+    from urllib3.exceptions import HTTPError
+
+    return (ApiException, DynamicApiError, ResourceNotFoundError, HTTPError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -339,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
         journey(public_urls(services), arguments.timeout)
     except (DeployError, SmokeError, LookupError) as error:
         print(f"{arguments.command}: {error}", file=sys.stderr)
+        return 1
+    except cluster_errors() as error:
+        print(f"{arguments.command}: the cluster refused or could not be reached: {error}", file=sys.stderr)
         return 1
     print(f"{arguments.command}: ok")
     return 0

@@ -27,6 +27,7 @@ from knative.deploy import (
 )
 from knative.readiness import broker_address, is_cluster_local, is_waited_for, readiness, service_url
 from knative.smoke import SmokeError, Urls, journey
+from shared.devserver import free_port
 
 NOW = "2026-11-28T04:10:12Z"
 
@@ -441,6 +442,28 @@ def test_without_a_cluster_deploy_and_smoke_say_so(tmp_path):
 
         assert done.returncode == 1
         assert done.stderr.startswith(f"{command}: no cluster to deploy to")
+
+
+def test_an_unreachable_cluster_is_reported(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "gone", "cluster": {"server": f"https://127.0.0.1:{free_port()}"}}],
+                "users": [{"name": "me", "user": {"token": "none"}}],
+                "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "me"}}],
+                "current-context": "gone",
+            }
+        )
+    )
+
+    done = run_deploy("smoke", "--env", "test", KUBECONFIG=str(kubeconfig))
+
+    assert done.returncode == 1
+    assert done.stderr.startswith("smoke: the cluster refused or could not be reached:")
+    assert "Connection refused" in done.stderr
 
 
 @pytest.mark.integration
