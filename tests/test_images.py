@@ -144,7 +144,6 @@ def test_an_image_holds_only_shared_and_its_function_folder(containers, name):
     assert sorted(p.name for p in app.iterdir()) == ["functions", "shared"]
     assert [p.name for p in (app / "functions").iterdir()] == [folder]
     assert (app / "shared" / "data" / "breast-cancer-wisconsin-data.csv").exists()
-    assert not list(app.rglob("__pycache__/*.cpython-*.pyc.*")), "stray build files"
     assert not list(app.rglob("test_*.py"))
 
 
