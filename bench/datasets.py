@@ -11,13 +11,13 @@ from bench.generate_dataset import resample, write
 from shared.config import BUNDLED_DATASET
 
 
-def scale_csv(rows: int, directory: Path) -> tuple[Path, str]:
-    """The CSV with ``rows`` rows (the bundled file for 569), and how it was made."""
+def scale_csv(rows: int, directory: Path) -> Path:
+    """The CSV with ``rows`` rows: the bundled file for 569, else one generated once."""
     if rows == 569:
-        return BUNDLED_DATASET, "the bundled file"
+        return BUNDLED_DATASET
     path = directory / f"rows-{rows}.csv"
     if not path.exists():
         partial = path.with_suffix(".partial")
         write(resample(BUNDLED_DATASET, rows), partial)
         partial.rename(path)
-    return path, "bench/generate_dataset.py (bundled rows resampled with noise)"
+    return path

@@ -25,20 +25,44 @@ class Target:
     headers: tuple[tuple[str, str], ...] = ()
 
 
+class Connection:
+    """A keep-alive HTTP/1.1 connection that reconnects, as urllib3 does, when the server has
+    closed an idle one (gunicorn closes keep-alive connections idle for 2 s)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        for attempt in (1, 2):
+            try:
+                self.connection.request(method, path, body=body, headers=headers or {})
+                response = self.connection.getresponse()
+                return response.status, response.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self.connection.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
 def latency_series(target: Target, count: int, start: int = 0) -> list[float]:
     """``count`` requests one after another on one keep-alive connection: milliseconds each."""
-    connection = http.client.HTTPConnection("127.0.0.1", target.port, timeout=60)
+    connection = Connection(target.port)
     headers = dict(target.headers)
     timings = []
     try:
         for i in range(start, start + count):
             began = time.perf_counter()
-            connection.request(target.method, target.path(i), body=target.body, headers=headers)
-            response = connection.getresponse()
-            response.read()
+            status, _ = connection.request(target.method, target.path(i), target.body, headers)
             timings.append((time.perf_counter() - began) * 1000)
-            if response.status != target.expect:
-                raise RuntimeError(f"{target.name}: {response.status}, not {target.expect}")
+            if status != target.expect:
+                raise RuntimeError(f"{target.name}: {status}, not {target.expect}")
     finally:
         connection.close()
     return timings

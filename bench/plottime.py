@@ -13,7 +13,7 @@ from bench.stats import percentile
 from shared.config import BUNDLED_DATASET
 from shared.dataset import DIAGNOSIS, ColumnCache
 
-PER_ROUND = 10
+PER_ROUND = 7
 PATH = "/graph/histogram?feature=radius_mean&bins=10"
 
 

@@ -19,7 +19,7 @@ import redis
 
 from bench import coldstart, machine, plottime, report, scale, turnaround, warm
 from bench.context import Context
-from bench.load import wrk_binary
+from bench.load import Connection, wrk_binary
 from bench.services import peak_rss_mib
 from shared.config import BUNDLED_DATASET
 from shared.dataset import load_file
@@ -67,7 +67,7 @@ def run(rounds: int, phases: list[str], work: Path) -> dict:
                 "jobs",
                 lambda: turnaround.measure(ctx, services["pipeline"].port, services["status"].port)[0],
             )
-            job_id = _completed_job(ctx, services["pipeline"].port, services["status"].port)
+            job_id = _completed_job(services["pipeline"].port, services["status"].port)
         if "warm" in phases:
             ports = {name: service.port for name, service in services.items()}
             _phase(results, "warm", lambda: warm.measure(ctx, ports, job_id))
@@ -76,6 +76,7 @@ def run(rounds: int, phases: list[str], work: Path) -> dict:
         results["rss"] = {name: peak_rss_mib(service) for name, service in services.items()}
         if "scale" in phases:
             _phase(results, "scale", lambda: scale.measure(ctx, services["graph"].port))
+            results["scale_datasets"] = scale.DATASETS
             results["rss_after_scale"] = {"graph": peak_rss_mib(services["graph"])}
     finally:
         stop([service.process for service in ctx.services])
@@ -83,11 +84,9 @@ def run(rounds: int, phases: list[str], work: Path) -> dict:
     return results
 
 
-def _completed_job(ctx: Context, submit_port: int, status_port: int) -> str:
-    import http.client
-
-    submit = http.client.HTTPConnection("127.0.0.1", submit_port, timeout=60)
-    status = http.client.HTTPConnection("127.0.0.1", status_port, timeout=60)
+def _completed_job(submit_port: int, status_port: int) -> str:
+    """A job rendered through submit and render, for the status and result figures."""
+    submit, status = Connection(submit_port), Connection(status_port)
     try:
         return turnaround.one_job(submit, status)[1]
     finally:

@@ -6,31 +6,29 @@ answered the event, and one status read confirms the job is complete.
 
 from __future__ import annotations
 
-import http.client
 import json
 import time
 
 from bench.context import SAMPLE, Context
+from bench.load import Connection
 from bench.stats import percentile
 from shared.config import BUNDLED_DATASET
 from shared.dataset import ColumnCache
 from shared.jobs import COMPLETE, JobStore
 from shared.renderer import draw
 
-JOBS_PER_ROUND = 15
+JOBS_PER_ROUND = 9
 
 
-def one_job(submit: http.client.HTTPConnection, status: http.client.HTTPConnection) -> tuple[float, str]:
+def one_job(submit: Connection, status: Connection) -> tuple[float, str]:
     """Milliseconds from sending the sample to reading status ``complete``; and the job id."""
     began = time.perf_counter()
-    submit.request("POST", "/submit", body=SAMPLE, headers={"Content-Type": "application/json"})
-    response = submit.getresponse()
-    job_id = json.loads(response.read())["job_id"]
-    if response.status != 202:
-        raise RuntimeError(f"submit answered {response.status}")
+    code, body = submit.request("POST", "/submit", SAMPLE, {"Content-Type": "application/json"})
+    if code != 202:
+        raise RuntimeError(f"submit answered {code}: {body[:200]!r}")
+    job_id = json.loads(body)["job_id"]
     while True:
-        status.request("GET", f"/status/{job_id}")
-        answer = json.loads(status.getresponse().read())
+        answer = json.loads(status.request("GET", f"/status/{job_id}")[1])
         if answer["status"] == COMPLETE:
             return (time.perf_counter() - began) * 1000, job_id
         if answer["status"] == "failed":
@@ -42,8 +40,7 @@ def measure(ctx: Context, submit_port: int, status_port: int) -> tuple[dict[str,
     """Per round: turnaround p50 and p99, render's draw p50 (same code, in this process), job span."""
     jobs = JobStore(ctx.client, 3600)
     columns = ColumnCache(ctx.client, BUNDLED_DATASET)
-    submit = http.client.HTTPConnection("127.0.0.1", submit_port, timeout=60)
-    status = http.client.HTTPConnection("127.0.0.1", status_port, timeout=60)
+    submit, status = Connection(submit_port), Connection(status_port)
     names = ("turnaround_p50", "turnaround_p99", "draw_p50", "span_p50")
     figures: dict[str, list[float]] = {name: [] for name in names}
     job_id = ""
