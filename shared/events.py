@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
+
+if TYPE_CHECKING:  # requests is imported by send(): render and graph, which never send, skip its ~50 ms
+    import requests
 
 JOB_SUBMITTED = "tumorscope.job.submitted"
 SOURCE = "/tumorscope/submit"
@@ -43,6 +46,8 @@ def send(
     if not sink:
         raise SinkError("K_SINK is not set")
     headers, body = to_binary(event)
+    import requests
+
     post = (session or requests).post
     for attempt in range(1, attempts + 1):
         try:
