@@ -7,7 +7,7 @@ Nothing here imports numpy or matplotlib at module level: a cached plot never ne
 from __future__ import annotations
 
 import json
-import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +26,9 @@ PAIR_FEATURE_BOUNDS, CORRELATION_FEATURE_BOUNDS = (2, 5), (2, len(FEATURES))
 PAIR_BINS, PAIR_DENSITY_GRID = 20, 40
 SIZE_PARAMETERS = ("width", "height", "dpi")
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
+_NUMBER = r"[-+]?(\d{1,15}(\.\d{0,15})?|\.\d{1,15})([eE][-+]?\d{1,2})?"
+#: A histogram's ``range``: two finite decimal numbers (openapi.yaml gives the same pattern).
+RANGE_PATTERN = rf"^({_NUMBER},{_NUMBER})?$"
 
 Params = dict[str, Any]
 Columns = dict[str, Any]  # column name -> numpy array (DIAGNOSIS: boolean "malignant")
@@ -65,16 +68,13 @@ def _boolean(name: str) -> Callable[[str], bool]:
 
 
 def _range(raw: str) -> list[float] | None:
-    """``a,b`` with a < b, both finite; empty means the data's own range."""
+    """``low,high``: two decimal numbers, in either order; empty means the data's own range."""
     if not raw:
         return None
-    try:
-        low, high = (float(part) for part in raw.split(","))
-    except ValueError:
-        raise bad_request("invalid_parameter", "range: expected two numbers 'low,high'") from None
-    if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise bad_request("invalid_parameter", "range: expected finite numbers with low < high")
-    return [low, high]
+    if not re.fullmatch(RANGE_PATTERN, raw):
+        raise bad_request("invalid_parameter", "range: expected two decimal numbers 'low,high', e.g. 5,30")
+    low, high = sorted(float(part) for part in raw.split(","))
+    return [low, high]  # equal ends make one bin-width-1 range around them, as numpy does
 
 
 def _feature(name: str) -> Callable[[str], str]:

@@ -200,7 +200,7 @@ def test_dataset_gives_version_rows_and_class_counts(graph: str) -> None:
         ("/graph/box", {"kind": "strip"}, "invalid_parameter"),
         ("/graph/histogram", {"bins": 201}, "invalid_parameter"),
         ("/graph/histogram", {"range": "10"}, "invalid_parameter"),
-        ("/graph/histogram", {"range": "20,10"}, "invalid_parameter"),
+        ("/graph/histogram", {"range": "20,ten"}, "invalid_parameter"),
         ("/graph/histogram", {"range": "0,inf"}, "invalid_parameter"),
         ("/graph/histogram", {"density": "maybe"}, "invalid_parameter"),
         ("/graph/histogram", {"by": "texture"}, "invalid_parameter"),

@@ -99,7 +99,9 @@ def test_graph_parameters_and_defaults_match_the_code(name: str) -> None:
         schema = schema_of(documented[parameter])
         if default is None:
             assert documented[parameter].get("required") is True, parameter
-        elif "default" in schema and parameter != "features":
+        elif isinstance(schema.get("default"), list):
+            assert ",".join(schema["default"]) == default, parameter
+        elif "default" in schema:
             assert str(schema["default"]).lower() == default, parameter
 
 
@@ -134,15 +136,27 @@ def test_documented_bounds_are_the_enforced_bounds(name: str) -> None:
             for value in schema["enum"]:
                 assert not rejected(name, **{parameter: value})
             assert rejected(name, **{parameter: "neither"})
-        if "x-count" in spec:
+        if schema.get("type") == "array":  # a comma-separated list of features
             from shared.features import FEATURES
 
-            low, high = spec["x-count"]["minimum"], spec["x-count"]["maximum"]
+            low, high = schema["minItems"], schema["maxItems"]
+            assert (spec["style"], spec["explode"], schema["uniqueItems"]) == ("form", False, True)
             assert not rejected(name, **{parameter: ",".join(FEATURES[:low])})
             assert not rejected(name, **{parameter: ",".join(FEATURES[:high])})
             assert rejected(name, **{parameter: ",".join(FEATURES[: low - 1])})
+            assert rejected(name, **{parameter: ",".join([FEATURES[0]] * low)})
             if high < len(FEATURES):
                 assert rejected(name, **{parameter: ",".join(FEATURES[: high + 1])})
+
+
+def test_the_documented_range_pattern_is_the_one_enforced() -> None:
+    from shared.graphs import RANGE_PATTERN
+
+    assert schema_of(query_parameters("/graph/histogram")["range"])["pattern"] == RANGE_PATTERN
+    for accepted in ("5,30", "30,5", "-1.5e3,.5", "0,0", ""):
+        assert not rejected("histogram", range=accepted)
+    for refused in ("5", "5,30,40", "a,b", "inf,3", "nan,1", "1_0,3", "5, 30"):
+        assert rejected("histogram", range=refused)
 
 
 def test_the_feature_enum_is_the_thirty_features() -> None:
