@@ -21,7 +21,7 @@ from helpers import error_of
 from PIL import Image
 
 from shared.config import BUNDLED_DATASET
-from shared.dataset import load_file
+from shared.dataset import CURRENT, load_file
 from shared.devserver import ROOT
 from shared.features import FEATURES, csv_name
 
@@ -330,6 +330,17 @@ def test_a_new_data_set_version_changes_every_key_and_a_shuffled_copy_the_same_n
     )
     for old, new in zip(before[3].json()["features"], features["features"], strict=True):
         assert flat(new["statistics"]) == pytest.approx(flat(old["statistics"]))
+
+
+def test_a_data_set_gone_from_redis_is_503_not_500(private_db, function_processes) -> None:
+    client, url = private_db
+    client.set(CURRENT, "0" * 64)  # points at a version whose columns are not there
+    graph = function_processes.start("graph", {"REDIS_URL": url})
+    for path in ("/graph/histogram", "/dataset", "/features"):
+        response = get(graph, path)
+        assert response.status_code == 503
+        assert response.headers["Retry-After"]
+        assert error_of(response)["code"] == "unavailable"
 
 
 def test_concurrent_identical_cold_requests_render_once(redis_server, function_processes) -> None:

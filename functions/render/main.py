@@ -13,9 +13,9 @@ from cloudevents.http import CloudEvent
 
 from shared import events
 from shared.config import load_config
-from shared.dataset import ColumnCache
+from shared.dataset import ColumnCache, NoDataset
 from shared.dataset import info as dataset_info
-from shared.errors import ApiError, bad_request
+from shared.errors import ApiError, bad_request, unavailable
 from shared.graphs import FORMATS, PLOTS, feature_table
 from shared.http import Route, Router, health, install_error_handlers, json_response
 from shared.jobs import JobStore, check_job_id
@@ -117,4 +117,8 @@ ROUTER = Router(
 
 @functions_framework.http
 def graph(request: flask.Request) -> flask.Response:
-    return ROUTER.dispatch(request)
+    try:
+        return ROUTER.dispatch(request)
+    except NoDataset as error:  # e.g. a data set's columns half gone from Redis: a server-side state
+        log.error("graph: %s", error)
+        raise unavailable("the data set") from None
