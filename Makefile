@@ -11,7 +11,7 @@ ENV ?= test
 COMPOSE ?= docker compose
 DEPLOY := $(BIN)/python -m knative.deploy
 
-.PHONY: help venv dev test lint format bench clean build push up down logs deploy smoke load-dataset
+.PHONY: help venv dev test lint format bench clean build push up down logs deploy smoke load-dataset load
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ dev: $(STAMP) ## run redis and the four functions locally (Ctrl-C stops them)
 
 test: $(STAMP) ## run the unit and integration tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+load: $(STAMP) ## loopback load: LOAD_JOBS (1000) submits at LOAD_CONCURRENCY (32), every job completes (~5 min)
+	LOAD_JOBS=$${LOAD_JOBS:-1000} $(BIN)/python -m pytest tests/test_load.py -s -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check .

@@ -1,0 +1,168 @@
+"""Bounded loopback load: many submits at once, a Broker delivering to render, every accepted job completes.
+
+LOAD_JOBS submits (default 100; ``make load`` sends 1,000) at LOAD_CONCURRENCY (default 32)
+go to submit, whose K_SINK is a stand-in Broker that accepts each event. Once every submit is
+answered, the Broker delivers the backlog to two render processes, retrying on 409, 5xx and
+network errors as a Trigger does, while the test polls status until every accepted job is
+complete. It prints the figures: submits/s, then jobs rendered/s.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import cycle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from reliability import PrivateRedis
+
+from shared.config import BUNDLED_DATASET
+from shared.dataset import load_file
+from shared.features import FEATURES
+
+pytestmark = pytest.mark.integration
+
+JOBS = int(os.environ.get("LOAD_JOBS", "100"))
+CONCURRENCY = int(os.environ.get("LOAD_CONCURRENCY", "32"))
+DELIVERIES_AT_ONCE = 4
+
+
+class Broker:
+    """Accepts events with 202; once released, delivers each to render until acknowledged (2xx)."""
+
+    def __init__(self, render_urls: list[str]) -> None:
+        self.pending: queue.Queue = queue.Queue()
+        self.released = threading.Event()
+        self.acknowledged = 0
+        self.retries = Counter()
+        self._targets = cycle(render_urls)
+        self._lock = threading.Lock()
+        broker = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                broker.pending.put((dict(self.headers), body))
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._threads = [threading.Thread(target=self.server.serve_forever, daemon=True)]
+        self._threads += [
+            threading.Thread(target=self._deliver, daemon=True) for _ in range(DELIVERIES_AT_ONCE)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _deliver(self) -> None:
+        self.released.wait()
+        session = requests.Session()
+        while (item := self.pending.get()) is not None:
+            headers, body = item
+            for attempt in range(50):
+                with self._lock:
+                    target = next(self._targets)
+                try:
+                    status = session.post(target, headers=headers, data=body, timeout=60).status_code
+                except requests.RequestException:
+                    status = 599
+                if status < 300:
+                    with self._lock:
+                        self.acknowledged += 1
+                    break
+                self.retries[status] += 1
+                time.sleep(min(2.0, 0.05 * 2**attempt))
+
+    def close(self) -> None:
+        self.released.set()
+        for _ in range(DELIVERIES_AT_ONCE):
+            self.pending.put(None)
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stack(function_processes, tmp_path: Path) -> Iterator[tuple[dict[str, str], Broker, PrivateRedis]]:
+    redis_server = PrivateRedis(tmp_path / "redis")
+    load_file(redis_server.client(), BUNDLED_DATASET)
+    environ = {"REDIS_URL": redis_server.url}
+    renders = [function_processes.start("render", {**environ, "THREADS": "2"}) for _ in range(2)]
+    broker = Broker(renders)
+    urls = {"status": function_processes.start("status", {**environ, "THREADS": "8"})}
+    urls["submit"] = function_processes.start(
+        "submit", {**environ, "K_SINK": broker.url, "STATUS_BASE_URL": urls["status"], "THREADS": "8"}
+    )
+    yield urls, broker, redis_server
+    broker.close()
+    redis_server.stop()
+
+
+def samples(count: int) -> list[dict[str, float]]:
+    """Varied samples of one to three features, within the data set's ranges."""
+    rng = np.random.default_rng(2024)
+    chosen = [rng.choice(len(FEATURES), size=rng.integers(1, 4), replace=False) for _ in range(count)]
+    return [{FEATURES[i]: round(float(rng.uniform(0.01, 30.0)), 3) for i in features} for features in chosen]
+
+
+def test_every_accepted_job_completes_under_load(stack) -> None:
+    urls, broker, redis_server = stack
+    local = threading.local()
+
+    def submit(sample: dict[str, float]) -> requests.Response:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        return local.session.post(f"{urls['submit']}/submit", json=sample, timeout=60)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        answers = list(pool.map(submit, samples(JOBS)))
+    submitted = time.perf_counter()
+    broker.released.set()  # the Broker now delivers the backlog
+
+    statuses = Counter(answer.status_code for answer in answers)
+    assert statuses == {202: JOBS}, statuses  # no 5xx, nothing refused
+    accepted = {answer.json()["job_id"] for answer in answers}
+    assert len(accepted) == JOBS
+
+    pending, deadline = set(accepted), time.monotonic() + max(120, JOBS * 0.5)
+    with ThreadPoolExecutor(8) as pool:
+        while pending and time.monotonic() < deadline:
+            states = pool.map(
+                lambda job_id: (job_id, requests.get(f"{urls['status']}/status/{job_id}", timeout=30)),
+                sorted(pending),
+            )
+            for job_id, answer in states:
+                assert answer.status_code == 200, answer.text[:200]
+                assert answer.json()["status"] in ("queued", "in-progress", "complete"), answer.text[:300]
+                if answer.json()["status"] == "complete":
+                    pending.discard(job_id)
+            time.sleep(0.5)
+    finished = time.perf_counter()
+
+    assert not pending, f"{len(pending)} of {JOBS} accepted jobs did not complete"
+    pictures = sum(1 for _ in redis_server.client().scan_iter("tumorscope:job:*:png", count=1000))
+    summaries = sum(1 for _ in redis_server.client().scan_iter("tumorscope:job:*:summary", count=1000))
+    assert pictures == summaries == len(accepted)
+    assert broker.acknowledged == JOBS
+    print(
+        f"\nload: {JOBS} submits at concurrency {CONCURRENCY}: {statuses[202]} accepted (202), no 5xx, "
+        f"in {submitted - started:.1f} s = {JOBS / (submitted - started):.0f} submits/s; "
+        f"the backlog rendered in {finished - submitted:.1f} s = {JOBS / (finished - submitted):.1f} jobs/s "
+        f"(2 render processes); {len(accepted) - len(pending)} complete, {pictures} results; "
+        f"render retries by status {dict(broker.retries)}"
+    )
