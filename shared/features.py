@@ -122,7 +122,8 @@ def parse_sample(body: Any) -> dict[str, float]:
         raise bad_request("invalid_sample", "give at least one feature value", valid_features=list(FEATURES))
     unknown = [name for name in body if canonical_name(name) is None]
     if unknown:
-        hints = {name[:80]: suggestion(name) for name in unknown if suggestion(name)}
+        # Suggestions for the first 30 only: difflib costs, and a 64 KiB body holds thousands of names.
+        hints = {name[:80]: hint for name in unknown[:30] if (hint := suggestion(name))}
         raise bad_request(
             "unknown_feature",
             f"unknown feature(s): {', '.join(repr(n[:80]) for n in unknown[:10])}",
