@@ -38,6 +38,6 @@ def describe() -> dict[str, str]:
         "os": f"{platform.system()} {platform.release()}",
         "redis": _output(redis_server_binary(), "--version"),
         "wrk": _output("wrk", "--version"),
-        "commit": _output("git", "rev-parse", "--short", "HEAD"),
+        "commit": os.environ.get("BENCH_COMMIT") or _output("git", "rev-parse", "--short", "HEAD"),
         "load_average_at_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
