@@ -157,9 +157,11 @@ def test_the_secret_patterns_catch_what_they_should() -> None:
     }
     for text, kind in caught.items():
         assert SECRET_PATTERNS[kind].search(text), text
-    assert not SECRET_PATTERNS["password in a URL"].search(
-        "redis://:$(REDIS_PASSWORD)@tumorscope-redis:6379/0"
-    )
+    for placeholder in (
+        "redis://:$(REDIS_PASSWORD)@tumorscope-redis:6379/0",
+        "redis://[:password@]host:6379",
+    ):
+        assert not SECRET_PATTERNS["password in a URL"].search(placeholder)
 
 
 def test_work_per_request_is_bounded(services) -> None:
