@@ -34,6 +34,8 @@ pytestmark = pytest.mark.integration
 JOBS = int(os.environ.get("LOAD_JOBS", "100"))
 CONCURRENCY = int(os.environ.get("LOAD_CONCURRENCY", "32"))
 DELIVERIES_AT_ONCE = 4
+#: How long the whole test may take: generous, since two cores may be shared with other work.
+BOUND_SECONDS = 120 + 2 * JOBS
 
 
 class Broker:
@@ -119,6 +121,7 @@ def samples(count: int) -> list[dict[str, float]]:
     return [{FEATURES[i]: round(float(rng.uniform(0.01, 30.0)), 3) for i in features} for features in chosen]
 
 
+@pytest.mark.timeout(BOUND_SECONDS + 120)
 def test_every_accepted_job_completes_under_load(stack) -> None:
     urls, broker, redis_server = stack
     local = threading.local()
@@ -139,18 +142,21 @@ def test_every_accepted_job_completes_under_load(stack) -> None:
     accepted = {answer.json()["job_id"] for answer in answers}
     assert len(accepted) == JOBS
 
-    pending, deadline = set(accepted), time.monotonic() + max(120, JOBS * 0.5)
-    with ThreadPoolExecutor(8) as pool:
+    pending = [answer.json()["job_id"] for answer in answers]  # polled oldest first, as delivered
+    deadline = time.monotonic() + BOUND_SECONDS
+    with requests.Session() as session:
         while pending and time.monotonic() < deadline:
-            states = pool.map(
-                lambda job_id: (job_id, requests.get(f"{urls['status']}/status/{job_id}", timeout=30)),
-                sorted(pending),
-            )
-            for job_id, answer in states:
+            still_running = 0
+            for job_id in list(pending):
+                answer = session.get(f"{urls['status']}/status/{job_id}", timeout=30)
                 assert answer.status_code == 200, answer.text[:200]
                 assert answer.json()["status"] in ("queued", "in-progress", "complete"), answer.text[:300]
                 if answer.json()["status"] == "complete":
-                    pending.discard(job_id)
+                    pending.remove(job_id)
+                else:
+                    still_running += 1
+                    if still_running == 8:  # the rest are further back in the Broker's queue
+                        break
             time.sleep(0.5)
     finished = time.perf_counter()
 
