@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from functools import partial
 
@@ -32,6 +33,10 @@ RENDERER = Renderer(
     JobStore(REDIS, CONFIG.job_ttl_seconds, CONFIG.job_deadline_seconds), COLUMNS, CONFIG.render_lock_seconds
 )
 PLOT_CACHE = PlotCache(REDIS, CONFIG.cache_ttl_seconds)
+#: Plots drawn at once. Drawing holds the GIL, so more at a time buys no throughput; each one in
+#: flight costs a figure's memory (THREADS=4 drawing together peaked near 170 MiB, see BENCHMARKS.md).
+#: The other threads still answer cached plots and health checks meanwhile.
+DRAWING = threading.BoundedSemaphore(1)
 install_error_handlers(functions_framework.errorhandler)
 
 
@@ -67,7 +72,12 @@ def cached(
     headers = {"ETag": f'"{etag}"', "Cache-Control": f"public, max-age={BROWSER_MAX_AGE_SECONDS}"}
     if request.if_none_match.contains(etag):
         return flask.Response(status=304, headers=headers)
-    body, hit = PLOT_CACHE.get_or_render(digest, lambda: make(version))
+
+    def draw() -> bytes:
+        with DRAWING:
+            return make(version)
+
+    body, hit = PLOT_CACHE.get_or_render(digest, draw)
     headers["X-Cache"] = "hit" if hit else "miss"
     return flask.Response(body, mimetype=media_type, headers=headers)
 
