@@ -28,6 +28,11 @@ ROUTES = [
     ("graph", "GET", "/graph/histogram?feature=area_mean&bins=12", None),
     ("graph", "GET", "/graph/histogram?format=json", None),
     ("graph", "GET", "/graph/scatter?x=radius_mean&y=texture_mean", None),
+    ("graph", "GET", "/graph/box?feature=area_mean&kind=violin", None),
+    ("graph", "GET", "/graph/correlation?features=radius_mean,area_mean", None),
+    ("graph", "GET", "/graph/pairs", None),
+    ("graph", "GET", "/features", None),
+    ("graph", "GET", "/dataset", None),
 ]
 
 
@@ -53,7 +58,7 @@ class Stack:
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> PrivateRedis:
+def private_redis(tmp_path: Path) -> PrivateRedis:
     server = PrivateRedis(tmp_path / "redis")
     load_file(server.client(), BUNDLED_DATASET)
     yield server
@@ -61,8 +66,8 @@ def redis_server(tmp_path: Path) -> PrivateRedis:
 
 
 @pytest.fixture
-def stack(function_processes, redis_server) -> Stack:
-    return Stack(function_processes, redis_server)
+def stack(function_processes, private_redis) -> Stack:
+    return Stack(function_processes, private_redis)
 
 
 def assert_unavailable(response: requests.Response) -> None:
@@ -141,3 +146,18 @@ def test_with_an_append_only_file_no_accepted_job_is_lost_to_a_kill(
             assert job_status(stack.urls["status"], job_id)["status"] == "complete"
     finally:
         redis_server.stop()
+
+
+def test_the_routes_above_are_every_route_that_needs_redis(services) -> None:
+    """A route added later must join ROUTES: indexes, probes and GET /submit need no Redis."""
+    covered = {
+        (service, method, path.split("?")[0].replace(JOB_ID, "<path:job_id>"))
+        for service, method, path, _ in ROUTES
+    }
+    for service in ("submit", "status", "graph"):
+        for route in requests.get(f"{services[service]}/", timeout=10).json()["routes"]:
+            needs_no_redis = route["path"].startswith("/health/") or (
+                route["method"] == "GET" and route["path"] in ("/", "/submit")
+            )
+            if not needs_no_redis:
+                assert (service, route["method"], route["path"]) in covered, route
