@@ -69,8 +69,7 @@ def run(rounds: int, phases: list[str], work: Path) -> dict:
             )
             job_id = _completed_job(services["pipeline"].port, services["status"].port)
         if "warm" in phases:
-            ports = {name: service.port for name, service in services.items()}
-            _phase(results, "warm", lambda: warm.measure(ctx, ports, job_id))
+            _phase(results, "warm", lambda: warm.measure(ctx, services, job_id))
         if "plot" in phases:
             _phase(results, "plot", lambda: plottime.measure(ctx, services["graph"].port))
         results["rss"] = {name: peak_rss_mib(service) for name, service in services.items()}

@@ -139,6 +139,31 @@ def start_warm(source: Source, environ: dict[str, str], log_dir: Path) -> Servic
             time.sleep(0.01)
 
 
+def cpu_seconds(service: Service) -> float:
+    """User plus system CPU time of the master and its workers so far."""
+    ticks = 0
+    for pid in service.pids():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(service: Service, quiet: float = 0.3, timeout: float = 30) -> None:
+    """Wait until the service has used no CPU for ``quiet`` seconds: wrk leaves queued requests
+    behind when it stops, and their draws must not land in the next measurement."""
+    deadline = time.monotonic() + timeout
+    before = cpu_seconds(service)
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = cpu_seconds(service)
+        if now == before:
+            return
+        before = now
+
+
 def peak_rss_mib(service: Service) -> dict[str, float]:
     """Peak resident memory (VmHWM) of the largest process (master or worker), and their PSS summed."""
     peaks, pss = [], 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 
@@ -18,10 +19,12 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:
-    """Median, min and max over the rounds."""
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+    """Median, min and max over the rounds (rounds without a value, NaN, left out)."""
+    kept = [v for v in values if not math.isnan(v)] or [math.nan]
+    return {"median": statistics.median(kept), "min": min(kept), "max": max(kept), "n": len(kept)}
 
 
 def paired_ratio(figure: Sequence[float], floor: Sequence[float]) -> float:
     """Median over the rounds of figure / floor, each pair measured in the same round."""
-    return statistics.median(f / g for f, g in zip(figure, floor, strict=True) if g)
+    pairs = [f / g for f, g in zip(figure, floor, strict=True) if g and not math.isnan(f / g)]
+    return statistics.median(pairs) if pairs else math.nan

@@ -6,12 +6,14 @@ import time
 
 from bench.context import JSON, SAMPLE, Context
 from bench.load import Target, latency_series, redis_benchmark, wrk, wrk_script
+from bench.services import Service, wait_idle
 from bench.stats import percentile
 from shared.features import FEATURES
 
 #: Requests per round in a latency series: more for quick answers, fewer for drawn plots.
 QUICK_SERIES, DRAWN_SERIES = 100, 12
-WRK_SECONDS = 1
+#: wrk's run per target and concurrency; a drawn plot gets longer, so that some finish at c16.
+WRK_SECONDS, DRAWN_WRK_SECONDS = 1, 3
 CONCURRENCY = (1, 16)
 CACHED_HISTOGRAM = "/graph/histogram?feature=radius_mean&bins=10"
 
@@ -47,8 +49,9 @@ def redis_round_trips(ctx: Context, count: int) -> list[float]:
     return timings
 
 
-def measure(ctx: Context, ports: dict[str, int], job_id: str) -> dict[str, dict[str, list[float]]]:
-    all_targets = targets(ports, job_id)
+def measure(ctx: Context, services: dict[str, Service], job_id: str) -> dict[str, dict[str, list[float]]]:
+    all_targets = targets({name: service.port for name, service in services.items()}, job_id)
+    by_port = {service.port: service for service in services.values()}
     scripts = {t.name: wrk_script(t, ctx.work) for t in all_targets}
     figures: dict[str, dict[str, list[float]]] = {t.name: {} for t in [*all_targets, Target("redis", 0, str)]}
 
@@ -73,11 +76,14 @@ def measure(ctx: Context, ports: dict[str, int], job_id: str) -> dict[str, dict[
             for t in all_targets:
                 if _drawn(t):
                     ctx.forget_plots()
-                result = wrk(t, connections, WRK_SECONDS, scripts[t.name])
+                seconds = DRAWN_WRK_SECONDS if _drawn(t) else WRK_SECONDS
+                result = wrk(t, connections, seconds, scripts[t.name])
                 add(t.name, f"p50_c{connections}_wrk", result.p50_ms)
                 add(t.name, f"p99_c{connections}_wrk", result.p99_ms)
                 add(t.name, f"rps_c{connections}", result.requests_per_second)
                 add(t.name, f"bad_c{connections}", result.errors + result.unexpected)
+                if _drawn(t):
+                    wait_idle(by_port[t.port])
             rps = redis_benchmark(ctx.redis_port, connections, 20000)
             if rps is not None:
                 add("redis", f"rps_c{connections}", rps)
