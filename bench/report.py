@@ -108,9 +108,11 @@ def _warm_rows(warm: dict) -> list[Row]:
         if "redis" in warm and key in warm["redis"]:
             rows.append(Row(f"bare Redis GET {label}", unit, warm["redis"][key]))
         rows.append(Row(f"light floor {label}", unit, floor[key], "redis", warm["redis"].get(key)))
-        for name in ("submit", "status", "result", "graph cached plot", "plot floor", "graph uncached plot"):
+        for name in ("submit", "status", "result", "graph cached plot", "plot floor"):
             target = WARM_TARGETS.get((name, key), "")
             rows.append(Row(f"{name} {label}", unit, warm[name][key], "light", floor[key], target))
+        uncached, plot_floor = warm["graph uncached plot"][key], warm["plot floor"][key]
+        rows.append(Row(f"graph uncached plot {label}", unit, uncached, "plot", plot_floor))
     return rows
 
 
