@@ -126,13 +126,14 @@ def _plot_rows(plot: dict) -> list[Row]:
 
 
 def _job_rows(jobs: dict) -> list[Row]:
-    overhead = [t - d for t, d in zip(jobs["turnaround_p50"], jobs["draw_p50"], strict=True)]
+    in_harness = [t - d for t, d in zip(jobs["turnaround_p50"], jobs["draw_p50"], strict=True)]
     return [
         Row("turnaround p50 (submit -> complete)", "ms", jobs["turnaround_p50"]),
         Row("turnaround p99", "ms", jobs["turnaround_p99"]),
-        Row("render's draw-and-encode p50", "ms", jobs["draw_p50"]),
-        Row("render in-progress -> complete p50 (its own clock)", "ms", jobs["span_p50"]),
-        Row("job overhead: turnaround p50 - draw p50", "ms", overhead, target="<= 25"),
+        Row("render's own draw-and-encode p50 (in-progress -> complete, its clock)", "ms", jobs["span_p50"]),
+        Row("the same draw in the harness process p50", "ms", jobs["draw_p50"]),
+        Row("job overhead: turnaround p50 - render's own p50", "ms", jobs["overhead_p50"], target="<= 25"),
+        Row("job overhead against the harness draw (noisier)", "ms", in_harness),
     ]
 
 

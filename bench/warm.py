@@ -13,7 +13,7 @@ from shared.features import FEATURES
 #: Requests per round in a latency series: more for quick answers, fewer for drawn plots.
 QUICK_SERIES, DRAWN_SERIES = 100, 12
 #: wrk's run per target and concurrency; a drawn plot gets longer, so that some finish at c16.
-WRK_SECONDS, DRAWN_WRK_SECONDS = 1, 3
+WRK_SECONDS, DRAWN_WRK_SECONDS = 1, 2
 CONCURRENCY = (1, 16)
 CACHED_HISTOGRAM = "/graph/histogram?feature=radius_mean&bins=10"
 
