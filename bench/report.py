@@ -178,7 +178,7 @@ def _scale_rows(scale: dict) -> list[Row]:
 
 SECTIONS = (
     ("Cold start: spawn -> first real answer", "cold", _cold_rows),
-    ("Warm latency and throughput (c1: Python client; c16: wrk, 1 thread, 1 s)", "warm", _warm_rows),
+    ("Warm latency (c1: Python client; c16: wrk) and req/s (wrk -t1, 1 s; drawn 2 s)", "warm", _warm_rows),
     ("Uncached plot time (same histogram, 900x600 px)", "plot", _plot_rows),
     ("Job turnaround, warm", "jobs", _job_rows),
     ("Peak memory (after the warm runs)", "rss", lambda _r: []),
