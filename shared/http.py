@@ -30,11 +30,19 @@ class Route:
 
 
 class Router:
-    """Dispatches a request to the route that matches it (werkzeug's URL map does the matching)."""
+    """Dispatches a request to the route that matches it (werkzeug's URL map does the matching).
+
+    Every service also gets ``GET /`` (this index) and the two probe routes.
+    """
 
     def __init__(self, service: str, routes: Iterable[Route]) -> None:
         self.service = service
-        self.routes = list(routes)
+        self.routes = [
+            Route("GET", "/", self.answer_index, "this index"),
+            *routes,
+            Route("GET", "/health/readiness", health, "readiness probe"),
+            Route("GET", "/health/liveness", health, "liveness probe"),
+        ]
         self._map = Map(
             [Rule(r.path, endpoint=i, methods=[r.method]) for i, r in enumerate(self.routes)],
             strict_slashes=False,
@@ -45,12 +53,10 @@ class Router:
         index, arguments = self._map.bind_to_environ(request.environ).match()
         return self.routes[index].handler(request, **arguments)
 
-    def index(self) -> dict[str, Any]:
-        """The JSON index that ``GET /`` answers: every route with what it does."""
-        return {
-            "service": self.service,
-            "routes": [{"method": r.method, "path": r.path, "summary": r.summary} for r in self.routes],
-        }
+    def answer_index(self, _request: flask.Request) -> flask.Response:
+        """The JSON index of ``GET /``: every route with what it does."""
+        routes = [{"method": r.method, "path": r.path, "summary": r.summary} for r in self.routes]
+        return json_response({"service": self.service, "routes": routes})
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> flask.Response:

@@ -18,7 +18,7 @@ from shared.dataset import ColumnCache, NoDataset
 from shared.dataset import info as dataset_info
 from shared.errors import ApiError, bad_request, unavailable
 from shared.graphs import FORMATS, PLOTS, feature_table
-from shared.http import Route, Router, health, install_error_handlers, json_response
+from shared.http import Route, Router, install_error_handlers, json_response
 from shared.jobs import JobStore, check_job_id
 from shared.plot_cache import BROWSER_MAX_AGE_SECONDS, PlotCache
 from shared.redis_client import connect
@@ -111,7 +111,6 @@ def dataset(request: flask.Request) -> flask.Response:
 ROUTER = Router(
     "graph",
     [
-        Route("GET", "/", lambda _r: json_response(ROUTER.index()), "this index"),
         Route("GET", "/graph/histogram", graph_route("histogram"), "histogram of one feature by diagnosis"),
         Route("GET", "/graph/scatter", graph_route("scatter"), "scatter of two features by diagnosis"),
         Route("GET", "/graph/box", graph_route("box"), "box or violin plot of one feature by diagnosis"),
@@ -119,8 +118,6 @@ ROUTER = Router(
         Route("GET", "/graph/pairs", graph_route("pairs"), "pair plot of 2 to 5 features by diagnosis"),
         Route("GET", "/features", features, "every feature: unit, description, statistics per diagnosis"),
         Route("GET", "/dataset", dataset, "the loaded data set: version, rows, class counts"),
-        Route("GET", "/health/readiness", health, "readiness probe"),
-        Route("GET", "/health/liveness", health, "liveness probe"),
     ],
 )
 

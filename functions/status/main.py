@@ -9,7 +9,7 @@ import functions_framework
 
 from shared.config import load_config
 from shared.errors import ApiError
-from shared.http import Route, Router, health, install_error_handlers, json_response
+from shared.http import Route, Router, install_error_handlers, json_response
 from shared.jobs import COMPLETE, FAILED, JobStore, check_job_id, not_found
 from shared.redis_client import connect
 
@@ -79,11 +79,8 @@ def job_result(request: flask.Request, job_id: str) -> flask.Response:
 ROUTER = Router(
     "status",
     [
-        Route("GET", "/", lambda _r: json_response(ROUTER.index()), "this index"),
         Route("GET", "/status/<path:job_id>", job_status, "a job's status"),
         Route("GET", "/result/<path:job_id>", job_result, "a finished job's PNG, or its JSON summary"),
-        Route("GET", "/health/readiness", health, "readiness probe"),
-        Route("GET", "/health/liveness", health, "liveness probe"),
     ],
 )
 

@@ -12,7 +12,7 @@ from shared import events
 from shared.config import load_config
 from shared.errors import unavailable
 from shared.features import parse_sample
-from shared.http import Route, Router, health, install_error_handlers, json_response, read_json
+from shared.http import Route, Router, install_error_handlers, json_response, read_json
 from shared.jobs import SINK_FAILED, JobStore, check_idempotency_key
 from shared.redis_client import connect
 
@@ -68,11 +68,8 @@ ROUTER = Router(
     "submit",
     [
         Route("POST", "/", submit_sample, "submit a sample (JSON object of feature values)"),
-        Route("GET", "/", lambda _r: json_response(ROUTER.index()), "this index"),
         Route("POST", "/submit", submit_sample, "the same, at the original app's path"),
-        Route("GET", "/submit", lambda _r: json_response(ROUTER.index()), "this index"),
-        Route("GET", "/health/readiness", health, "readiness probe"),
-        Route("GET", "/health/liveness", health, "liveness probe"),
+        Route("GET", "/submit", lambda request: ROUTER.answer_index(request), "this index"),
     ],
 )
 
