@@ -27,7 +27,19 @@ venv: $(STAMP) ## create .venv and install the requirements
 dev: $(STAMP) ## run redis and the four functions locally (Ctrl-C stops them)
 	$(BIN)/python -m shared.devserver
 
-test: $(STAMP) ## run the unit and integration tests
+# $(call debian_package,COMMAND,PACKAGE): install Debian's PACKAGE if COMMAND is missing (as root), else say how.
+define debian_package
+	@if ! command -v $(1) >/dev/null && [ ! -x /usr/sbin/$(1) ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "make $@ needs $(1): sudo apt-get install -y $(2)"; exit 1; fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq --no-install-recommends $(2) </dev/null \
+			|| { apt-get update -qq </dev/null && apt-get install -y -qq --no-install-recommends $(2) </dev/null; }; \
+	fi
+endef
+
+test: $(STAMP) ## run the unit and integration tests (the gateway and compose checks need Debian's nginx and docker-compose)
+	$(call debian_package,nginx,nginx)
+	$(call debian_package,docker-compose,docker-compose)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 load: $(STAMP) ## loopback load: LOAD_JOBS (1000) submits at LOAD_CONCURRENCY (32), every job completes (~5 min)
@@ -42,8 +54,7 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff format .
 
 bench: $(STAMP) ## measure cold starts, latency, turnaround, memory, scale; write BENCHMARKS.md (< 10 min)
-	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk)); } \
-		|| { echo "make bench needs wrk: sudo apt-get install -y wrk"; exit 1; }
+	$(call debian_package,wrk,wrk)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 build: ## build the four images, $(REGISTRY)/<function>:$(TAG), from the Dockerfile

@@ -24,7 +24,7 @@ IMAGE_PORT = 8080  # the Dockerfile's EXPOSE and PORT
 def compose_config(**environ: str) -> dict:
     """The file as docker-compose resolves it (anchors merged, ${VARIABLES} filled in)."""
     docker_compose = shutil.which("docker-compose")
-    assert docker_compose, "docker-compose is missing: .ci/run installs Debian's docker-compose package"
+    assert docker_compose, "docker-compose is missing: make test installs Debian's package (as root)"
     resolved = subprocess.run(
         [docker_compose, "--project-directory", str(ROOT), "-f", str(COMPOSE_FILE), "config"],
         capture_output=True,

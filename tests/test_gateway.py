@@ -34,7 +34,7 @@ def render_template(template: str, values: dict[str, str]) -> str:
 
 def nginx_binary() -> str:
     found = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
-    assert found, "nginx is missing: .ci/run installs Debian's nginx package"
+    assert found, "nginx is missing: make test installs Debian's package (as root)"
     return found
 
 
