@@ -156,6 +156,8 @@ def _scale_rows(scale: dict) -> list[Row]:
     small, large = scale["569"], scale["1000000"]
     rows = []
     for count, figures in scale.items():
+        if count == "routes":
+            continue
         name = f"{int(count):,} rows"
         rows.append(Row(f"{name}: load into Redis", "s", figures["load_s"]))
         for plot in ("histogram", "scatter"):
@@ -176,6 +178,20 @@ def _scale_rows(scale: dict) -> list[Row]:
     return rows
 
 
+def _route_rows(scale: dict) -> list[Row]:
+    """Every graph route at 569 and 1,000,000 rows: uncached (after a load), then from the cache."""
+    routes = scale.get("routes", {})
+    small = routes.get("569", {})
+    rows = []
+    for count, figures in routes.items():
+        for route, times in figures.items():
+            for kind in ("uncached", "cached"):
+                floor = small[route][f"{kind}_ms"] if count != "569" else None
+                label = f"{int(count):,} rows: {route} {kind}"
+                rows.append(Row(label, "ms", times[f"{kind}_ms"], "569 rows" if floor else "", floor))
+    return rows
+
+
 SECTIONS = (
     ("Cold start: spawn -> first real answer", "cold", _cold_rows),
     ("Warm latency (c1: Python client; c16: wrk) and req/s (wrk -t1, 1 s; drawn 2 s)", "warm", _warm_rows),
@@ -183,6 +199,7 @@ SECTIONS = (
     ("Job turnaround, warm", "jobs", _job_rows),
     ("Peak memory (after the warm runs)", "rss", lambda _r: []),
     ("Scale", "scale", _scale_rows),
+    ("Every graph route: uncached after a load, then cached (/dataset: no cache)", "scale", _route_rows),
 )
 HEADER = ["figure", "median", "min-max", "floor (median)", "ratio", "target", ""]
 
