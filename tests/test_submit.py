@@ -35,6 +35,7 @@ def test_submit_emits_a_binary_mode_job_submitted_event(submit_to_sink, event_si
 
     assert response.status_code == 202
     job = response.json()
+    assert job["status"] == "queued"  # a Broker accepted the event; nothing has rendered it yet
     assert job["status_url"] == f"https://status.example.com/status/{job['job_id']}"
     assert response.headers["Location"] == job["status_url"]
     [delivery] = event_sink.received

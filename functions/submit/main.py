@@ -60,7 +60,10 @@ def submit_sample(request: flask.Request) -> flask.Response:
         failed = unavailable("the event sink")
         failed.details["job_id"] = job.job_id
         raise failed from None
-    log.info("job %s queued with %d feature(s)", job.job_id, len(sample))
+    # The job's status as the answer leaves: with K_SINK at render itself (make dev, compose), complete.
+    now = JOBS.get(job.job_id)
+    body["status"] = now.status if now else job.status
+    log.info("job %s %s with %d feature(s)", job.job_id, body["status"], len(sample))
     return json_response(body, 202, {"Location": links["status_url"]})
 
 
