@@ -11,7 +11,7 @@ ENV ?= test
 COMPOSE ?= docker compose
 DEPLOY := $(BIN)/python -m knative.deploy
 
-.PHONY: help venv dev test lint format bench clean build push up down logs deploy smoke load-dataset load
+.PHONY: help venv dev test lint format bench clean build push up down logs deploy smoke load-dataset load soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -44,6 +44,10 @@ test: $(STAMP) ## run the unit and integration tests (the gateway and compose ch
 
 load: $(STAMP) ## loopback load: LOAD_JOBS (1000) submits at LOAD_CONCURRENCY (32), every job completes (~5 min)
 	LOAD_JOBS=$${LOAD_JOBS:-1000} $(BIN)/python -m pytest tests/test_load.py -s -p no:cacheprovider $(PYTEST_ARGS)
+
+soak: $(STAMP) ## capped store and cache under sustained submits and a plot flood, SOAK_SECONDS (300)
+	SOAK_SECONDS=$${SOAK_SECONDS:-300} SOAK_STORE_MB=$${SOAK_STORE_MB:-24} SOAK_CACHE_MB=$${SOAK_CACHE_MB:-8} \
+		$(BIN)/python -m pytest tests/test_soak.py -s -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check .

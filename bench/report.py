@@ -137,6 +137,31 @@ def _job_rows(jobs: dict) -> list[Row]:
     ]
 
 
+def _store_rows(store: dict) -> list[Row]:
+    def kib(name: str) -> list[float]:
+        return [value / 1024 for value in store[name]]
+
+    rows = []
+    for count in (1, 2, 3, 6):
+        rows += [
+            Row(f"{count} feature(s): store bytes per job (its keys)", "KiB", kib(f"store_bytes_{count}")),
+            Row(
+                f"{count} feature(s): its picture, palette PNG",
+                "KiB",
+                kib(f"png_bytes_{count}"),
+                "RGBA PNG",
+                kib(f"rgba_png_bytes_{count}"),
+            ),
+        ]  # fmt: skip
+    rows.append(
+        Row(
+            "store bytes per job, mean of 1, 2, 3, 6 features", "KiB", kib("store_bytes_mean"), target="<= 40"
+        )
+    )
+    rows.append(Row("jobs per GiB of store (95% of maxmemory)", "jobs", store["jobs_per_gib"]))
+    return rows
+
+
 def _rss_rows(results: dict) -> list[Row]:
     limits = {"submit": "<= 60", "status": "<= 60", "graph": "<= 160", "render": "<= 160"}
     rows = [
@@ -197,6 +222,7 @@ SECTIONS = (
     ("Warm latency (c1: Python client; c16: wrk) and req/s (wrk -t1, 1 s; drawn 2 s)", "warm", _warm_rows),
     ("Uncached plot time (same histogram, 900x600 px)", "plot", _plot_rows),
     ("Job turnaround, warm", "jobs", _job_rows),
+    ("What a finished job costs the store (bench/jobbytes.py)", "store", _store_rows),
     ("Peak memory (after the warm runs)", "rss", lambda _r: []),
     ("Scale", "scale", _scale_rows),
     ("Every graph route: uncached after a load, then cached (/dataset: no cache)", "scale", _route_rows),

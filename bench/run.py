@@ -17,7 +17,7 @@ from pathlib import Path
 
 import redis
 
-from bench import coldstart, machine, plottime, report, scale, turnaround, warm
+from bench import coldstart, jobbytes, machine, plottime, report, scale, turnaround, warm
 from bench.context import Context
 from bench.load import Connection, wrk_binary
 from bench.services import peak_rss_mib
@@ -25,7 +25,7 @@ from shared.config import BUNDLED_DATASET
 from shared.dataset import load_file
 from shared.devserver import ROOT, free_port, start_redis, stop
 
-PHASES = ("cold", "warm", "plot", "jobs", "scale")
+PHASES = ("cold", "warm", "plot", "jobs", "store", "scale")
 RESULTS = ROOT / "bench" / "results.json"
 
 
@@ -68,6 +68,8 @@ def run(rounds: int, phases: list[str], work: Path) -> dict:
                 lambda: turnaround.measure(ctx, services["pipeline"].port, services["status"].port)[0],
             )
             job_id = _completed_job(services["pipeline"].port, services["status"].port)
+        if "store" in phases:
+            _phase(results, "store", lambda: jobbytes.measure(ctx, services["pipeline"].port))
         if "warm" in phases:
             _phase(results, "warm", lambda: warm.measure(ctx, services, job_id))
         if "plot" in phases:

@@ -18,6 +18,8 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Config:
     redis_url: str = "redis://localhost:6379/0"
+    #: Where rendered plots and /features are cached; the store (redis_url) when unset.
+    cache_redis_url: str = ""
     redis_timeout_seconds: float = 2.0
     k_sink: str = ""
     ce_overrides: Mapping[str, str] = field(default_factory=dict)
@@ -61,8 +63,10 @@ def _ce_overrides(raw: str) -> dict[str, str]:
 def load_config(environ: Mapping[str, str] = os.environ) -> Config:
     """Read the configuration from the environment; unset or empty values take the defaults."""
     defaults = Config()
+    redis_url = environ.get("REDIS_URL") or defaults.redis_url
     return Config(
-        redis_url=environ.get("REDIS_URL") or defaults.redis_url,
+        redis_url=redis_url,
+        cache_redis_url=environ.get("CACHE_REDIS_URL", "").strip() or redis_url,
         redis_timeout_seconds=_number(
             environ, "REDIS_TIMEOUT_SECONDS", defaults.redis_timeout_seconds, float
         ),

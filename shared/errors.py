@@ -32,6 +32,16 @@ def bad_request(code: str, message: str, **details: Any) -> ApiError:
     return ApiError(400, code, message, **details)
 
 
+def at_capacity(retry_after: int = 30) -> ApiError:
+    """503 for a store that refuses writes for memory: backpressure, nothing was stored."""
+    return ApiError(
+        503,
+        "at_capacity",
+        f"Tumorscope's job store is full; nothing was stored; retry in {retry_after} s",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 def unavailable(what: str, retry_after: int = 5) -> ApiError:
     """503 for a dependency (Redis, the event sink) that cannot be reached right now."""
     return ApiError(

@@ -13,8 +13,8 @@ import flask
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 
-from shared.errors import ApiError, bad_request, unavailable
-from shared.redis_client import UNAVAILABLE_ERRORS
+from shared.errors import ApiError, at_capacity, bad_request, unavailable
+from shared.redis_client import FULL_ERROR, UNAVAILABLE_ERRORS
 
 log = logging.getLogger("tumorscope")
 
@@ -140,6 +140,11 @@ def _redis_unavailable(error: Exception) -> flask.Response:
     return _api_error(unavailable("Redis"))
 
 
+def _redis_full(error: Exception) -> flask.Response:
+    log.warning("redis refused a write for memory: %s", error)
+    return _api_error(at_capacity())
+
+
 def install_error_handlers(errorhandler: Callable[[Any], Callable[[Callable], Callable]]) -> None:
     """Make every error JSON: pass ``functions_framework.errorhandler`` from a function's main.py."""
     errorhandler(ApiError)(_api_error)
@@ -147,3 +152,4 @@ def install_error_handlers(errorhandler: Callable[[Any], Callable[[Callable], Ca
     errorhandler(500)(_http_error)  # replaces functions-framework's plain-text crash handler
     for error_type in UNAVAILABLE_ERRORS:
         errorhandler(error_type)(_redis_unavailable)
+    errorhandler(FULL_ERROR)(_redis_full)

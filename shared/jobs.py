@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from shared.errors import ApiError, bad_request
+from shared.errors import ApiError, at_capacity, bad_request
 
 QUEUED, IN_PROGRESS, COMPLETE, FAILED = "queued", "in-progress", "complete", "failed"
 FINISHED = (COMPLETE, FAILED)
@@ -28,6 +28,13 @@ EXPIRED, RENDER_FAILED, SINK_FAILED, UNDELIVERABLE, ERROR = (
 )
 #: The longest Idempotency-Key accepted.
 MAX_IDEMPOTENCY_KEY = 255
+#: Every unfinished job, scored by its deadline: the backlog whose results the store must still fit.
+UNFINISHED = "tumorscope:unfinished"
+#: What a finished job may take in the store, at most: a six-panel picture (~37 KiB), its summary,
+#: its hash and keys, with Redis's overheads (`make bench` measures the average).
+JOB_RESERVE_BYTES = 48 * 1024
+#: The share of ``maxmemory`` that jobs may fill; the rest is for the data set, keys and buffers.
+STORE_FILL_LIMIT = 0.95
 
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -167,10 +174,31 @@ class JobStore:
         }
         return job, fields
 
+    def ensure_room(self) -> None:
+        """503 ``at_capacity`` unless a store with ``maxmemory`` fits one more job beside the backlog.
+
+        Every unfinished job still has its picture to store, so a new job is admitted only while
+        the memory in use plus ``JOB_RESERVE_BYTES`` for each unfinished job and the new one stays
+        within ``STORE_FILL_LIMIT`` of ``maxmemory``: every accepted job can complete, however far
+        submits outrun render. Jobs past their deadline no longer count.
+        """
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(UNFINISHED, "-inf", time.time())
+            pipe.zcard(UNFINISHED)
+            pipe.info("memory")
+            _, backlog, memory = pipe.execute()
+        limit = int(memory.get("maxmemory", 0)) * STORE_FILL_LIMIT
+        if limit and memory["used_memory"] + (backlog + 1) * JOB_RESERVE_BYTES > limit:
+            raise at_capacity()
+
+    def _add(self, pipe: redis.client.Pipeline, job: Job, fields: dict[str, Any]) -> None:
+        pipe.hset(self.key(job.job_id), mapping=fields).expire(self.key(job.job_id), self.ttl)
+        pipe.zadd(UNFINISHED, {job.job_id: job.deadline_at})
+
     def create(self, features: dict[str, float]) -> Job:
         job, fields = self._new(features)
         with self.redis.pipeline() as pipe:
-            pipe.hset(self.key(job.job_id), mapping=fields).expire(self.key(job.job_id), self.ttl)
+            self._add(pipe, job, fields)
             pipe.execute()
         return job
 
@@ -189,7 +217,7 @@ class JobStore:
             if earlier is None:
                 pipe.multi()
                 pipe.set(where, record, ex=self.ttl)
-                pipe.hset(self.key(job.job_id), mapping=fields).expire(self.key(job.job_id), self.ttl)
+                self._add(pipe, job, fields)
             return earlier
 
         earlier = self.redis.transaction(claim, where, value_from_callable=True)
@@ -252,6 +280,8 @@ class JobStore:
                         "error": expired.error,
                     },
                 )
+            if not applied or fields.get("status") in FINISHED:
+                pipe.zrem(UNFINISHED, job_id)
             pipe.expire(key, self.ttl)
             return applied
 
@@ -272,6 +302,11 @@ class JobStore:
         return self._update(
             job_id, {"status": FAILED, "finished_at": time.time(), "error": error, "reason": reason}
         )
+
+    def delete(self, job_id: str) -> None:
+        """Forget a job that was never accepted (DEL works on a full Redis, where writes do not)."""
+        self.redis.delete(self.key(job_id))
+        self.redis.zrem(UNFINISHED, job_id)
 
     def result(self, job_id: str, part: str) -> bytes | None:
         """A finished job's ``png`` or ``summary`` (JSON bytes)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from redis.exceptions import LockError
+from redis.exceptions import RedisError
 
 log = logging.getLogger("tumorscope")
 
@@ -65,11 +65,22 @@ class PlotCache:
         return self.redis.get(f"{PREFIX}:{digest}")
 
     def put(self, digest: str, body: bytes) -> None:
-        self.redis.set(f"{PREFIX}:{digest}", body, ex=self.ttl)
+        """Cache ``body``; a cache that is full or down only means it is drawn again next time."""
+        try:
+            self.redis.set(f"{PREFIX}:{digest}", body, ex=self.ttl)
+        except RedisError as error:
+            log.warning("graph %s: not cached (%s)", digest, error)
 
     def get_or_render(self, digest: str, render: Callable[[], bytes]) -> tuple[bytes, bool]:
-        """The cached body and True, or the body ``render`` made (once for concurrent callers) and False."""
-        body = self.get(digest)
+        """The cached body and True, or the body ``render`` made (once for concurrent callers) and False.
+
+        The cache may lose any key, refuse a write or be down: each costs a drawing, never an error.
+        """
+        try:
+            body = self.get(digest)
+        except RedisError as error:  # down or hung: draw without it, and do not wait on it again
+            log.warning("graph %s: the plot cache is unavailable (%s); drawing", digest, error)
+            return render(), False
         if body is not None:
             return body, True
         lock = self.redis.lock(
@@ -78,15 +89,17 @@ class PlotCache:
             sleep=LOCK_POLL_SECONDS,
             blocking_timeout=LOCK_SECONDS,
         )
-        acquired = lock.acquire()
         try:
+            acquired = lock.acquire()
             body = self.get(digest)  # an identical request may have rendered it while we waited
+        except RedisError as error:
+            log.warning("graph %s: no lock from the plot cache (%s); drawing", digest, error)
+            acquired, body = False, None
+        try:
             if body is not None:
                 return body, True
             if not acquired:
-                log.warning(
-                    "graph %s: the lock was not released in %s s; rendering anyway", digest, LOCK_SECONDS
-                )
+                log.warning("graph %s: rendering without its lock", digest)
             body = render()
             self.put(digest, body)
             return body, False
@@ -94,5 +107,5 @@ class PlotCache:
             if acquired:
                 try:
                     lock.release()
-                except LockError:
+                except RedisError:
                     log.warning("graph %s: its lock expired while rendering", digest)

@@ -8,6 +8,8 @@ from redis.retry import Retry
 
 #: What a function answers 503 for: Redis cannot be reached or did not answer in time.
 UNAVAILABLE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+#: A write Redis refused for memory (``maxmemory`` with ``noeviction``): 503 ``at_capacity``.
+FULL_ERROR = redis.exceptions.OutOfMemoryError
 
 
 def connect(url: str, timeout_seconds: float) -> redis.Redis:

@@ -37,8 +37,8 @@ class Outcome(Enum):
     LOCKED = "locked"  # another delivery is rendering it right now
 
 
-def draw(job: Job, columns: ColumnCache) -> tuple[bytes, dict]:
-    """The job's PNG and JSON summary."""
+def draw(job: Job, columns: ColumnCache, palette: bool = True) -> tuple[bytes, dict]:
+    """The job's PNG (a palette one unless ``palette`` is false) and JSON summary."""
     from shared import analysis, plots  # numpy and matplotlib: only once there is a job to draw
 
     data = columns.columns([*job.features, DIAGNOSIS])
@@ -48,7 +48,7 @@ def draw(job: Job, columns: ColumnCache) -> tuple[bytes, dict]:
         feature: analysis.histogram(data[feature], malignant, HISTOGRAM_BINS)
         for feature in list(job.features)[: plots.MAX_PANELS]
     }
-    return plots.job_png(job.features, data, malignant, histograms), summary
+    return plots.job_png(job.features, data, malignant, histograms, palette), summary
 
 
 def is_dead_lettered(attributes: Mapping[str, Any]) -> bool:
@@ -127,7 +127,12 @@ class Renderer:
             self.jobs.mark_failed(job_id, f"could not render the result: {error}", RENDER_FAILED)
             return Outcome.FAILED
         rendered = self.jobs.mark_complete(job_id, png, summary)
-        self.jobs.redis.set(delivered, job_id, ex=self.jobs.ttl)
+        try:
+            self.jobs.redis.set(delivered, job_id, ex=self.jobs.ttl)
+        except redis.exceptions.OutOfMemoryError:  # the job's state de-duplicates a redelivery too
+            log.warning(
+                "job %s: the store is full; its event %s is not recorded as delivered", job_id, delivered
+            )
         if not rendered:  # another delivery finished first, or the deadline passed while drawing
             return settled(self.jobs.get(job_id)) or Outcome.ALREADY_DONE
         return Outcome.RENDERED

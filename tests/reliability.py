@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import cycle
 from pathlib import Path
 
+import numpy as np
 import redis
 import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
 from shared.devserver import free_port, start_redis, stop
+from shared.features import FEATURES
 
 FINISHED = ("complete", "failed")
+#: Deliveries the stand-in Broker makes at once.
+DELIVERIES_AT_ONCE = 4
 
 
 class PrivateRedis:
@@ -30,6 +39,11 @@ class PrivateRedis:
         self.password = password
         self.process: subprocess.Popen | None = None
         self.start()
+
+    @classmethod
+    def capped(cls, directory: Path, megabytes: int, policy: str = "noeviction") -> PrivateRedis:
+        """One with ``maxmemory``: ``noeviction`` as the store runs, ``allkeys-lru`` as the cache does."""
+        return cls(directory, "--maxmemory", f"{megabytes}mb", "--maxmemory-policy", policy)
 
     @property
     def url(self) -> str:
@@ -124,3 +138,70 @@ def log_lines(log_dir: Path, function_url: str, name: str) -> list[str]:
     """The log of the function process ``function_processes`` started at ``function_url``."""
     port = function_url.rsplit(":", 1)[1]
     return (log_dir / f"{name}-{port}.log").read_text().splitlines()
+
+
+class Broker:
+    """Accepts events with 202; once released, delivers each to render until acknowledged (2xx)."""
+
+    def __init__(self, render_urls: list[str]) -> None:
+        self.pending: queue.Queue = queue.Queue()
+        self.released = threading.Event()
+        self.acknowledged = 0
+        self.retries = Counter()
+        self._targets = cycle(render_urls)
+        self._lock = threading.Lock()
+        broker = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                broker.pending.put((dict(self.headers), body))
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._threads = [threading.Thread(target=self.server.serve_forever, daemon=True)]
+        self._threads += [
+            threading.Thread(target=self._deliver, daemon=True) for _ in range(DELIVERIES_AT_ONCE)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _deliver(self) -> None:
+        self.released.wait()
+        session = requests.Session()
+        while (item := self.pending.get()) is not None:
+            headers, body = item
+            for attempt in range(50):
+                with self._lock:
+                    target = next(self._targets)
+                try:
+                    status = session.post(target, headers=headers, data=body, timeout=60).status_code
+                except requests.RequestException:
+                    status = 599
+                if status < 300:
+                    with self._lock:
+                        self.acknowledged += 1
+                    break
+                self.retries[status] += 1
+                time.sleep(min(2.0, 0.05 * 2**attempt))
+
+    def close(self) -> None:
+        self.released.set()
+        for _ in range(DELIVERIES_AT_ONCE):
+            self.pending.put(None)
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def samples(count: int) -> list[dict[str, float]]:
+    """Varied samples of one to three features, within the data set's ranges."""
+    rng = np.random.default_rng(2024)
+    chosen = [rng.choice(len(FEATURES), size=rng.integers(1, 4), replace=False) for _ in range(count)]
+    return [{FEATURES[i]: round(float(rng.uniform(0.01, 30.0)), 3) for i in features} for features in chosen]

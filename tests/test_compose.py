@@ -47,7 +47,7 @@ def services() -> dict[str, dict]:
 
 
 def test_docker_compose_accepts_the_file_and_it_has_every_service(services):
-    assert set(services) == {"redis", *FUNCTIONS, "gateway"}
+    assert set(services) == {"redis", "redis-cache", *FUNCTIONS, "gateway"}
 
 
 def test_images_default_to_tumorscope_and_follow_registry_and_tag():
@@ -82,12 +82,32 @@ def test_submit_sends_its_events_to_render_once_render_is_healthy(services):
     assert submit["depends_on"]["render"] == {"condition": "service_healthy"}
 
 
-def test_redis_keeps_an_append_only_file_on_a_volume(services):
+def option(service: dict, name: str) -> str:
+    return service["command"][service["command"].index(name) + 1]
+
+
+def test_the_store_keeps_an_append_only_file_on_a_volume_and_is_never_evicted(services):
     redis = services["redis"]
 
-    assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    assert option(redis, "--appendonly") == "yes"
     assert any(v.startswith("redis-data:/data") for v in redis["volumes"])
     assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert option(redis, "--maxmemory-policy") == "noeviction"
+    assert option(redis, "--maxmemory").endswith("mb")
+
+
+def test_graph_caches_plots_in_a_second_redis_that_evicts_and_keeps_nothing(services):
+    cache = services["redis-cache"]
+
+    assert services["graph"]["environment"]["CACHE_REDIS_URL"] == "redis://redis-cache:6379/0"
+    assert option(cache, "--maxmemory-policy") == "allkeys-lru"
+    assert option(cache, "--appendonly") == "no"
+    assert option(cache, "--save") == ""
+    assert "volumes" not in cache
+    assert int(option(cache, "--maxmemory").removesuffix("mb")) < int(
+        option(services["redis"], "--maxmemory").removesuffix("mb")
+    )
+    assert cache["image"] == services["redis"]["image"]
 
 
 def test_the_gateway_serves_port_5000_from_the_template_once_the_http_functions_are_healthy(services):

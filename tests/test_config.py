@@ -10,6 +10,7 @@ from shared.config import BUNDLED_DATASET, ConfigError, load_config
 def test_defaults() -> None:
     config = load_config({})
     assert config.redis_url == "redis://localhost:6379/0"
+    assert config.cache_redis_url == config.redis_url  # make dev: one redis-server for store and cache
     assert config.max_body_bytes == 64 * 1024
     assert config.dataset_path == BUNDLED_DATASET
     assert config.ce_overrides == {}
@@ -19,6 +20,7 @@ def test_values_from_the_environment() -> None:
     config = load_config(
         {
             "REDIS_URL": "redis://:secret@redis:6379/2",
+            "CACHE_REDIS_URL": "redis://:other@redis-cache:6379/0",
             "K_SINK": "http://broker-ingress.knative-eventing.svc/tumorscope/default",
             "K_CE_OVERRIDES": '{"extensions": {"tenant": "a"}}',
             "STATUS_BASE_URL": "https://status.example.com/",
@@ -27,6 +29,7 @@ def test_values_from_the_environment() -> None:
         }
     )
     assert config.redis_url == "redis://:secret@redis:6379/2"
+    assert config.cache_redis_url == "redis://:other@redis-cache:6379/0"
     assert config.k_sink.endswith("/tumorscope/default")
     assert config.ce_overrides == {"tenant": "a"}
     assert config.status_base_url == "https://status.example.com"

@@ -285,6 +285,7 @@ def test_deploy_waits_for_knative_objects_redis_and_the_job_but_not_plain_object
         "Trigger/render-submitted-jobs",
         "SinkBinding/submit-to-broker",
         "Deployment/tumorscope-redis",
+        "Deployment/tumorscope-redis-cache",
         "Job/tumorscope-load-dataset",
     }
 

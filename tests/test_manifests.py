@@ -239,14 +239,18 @@ def test_images_and_ports_agree_with_the_dockerfile_and_compose(env):
     loader = container(find(built(env), "Job", "tumorscope-load-dataset"))
     assert loader["image"] == default_image("render")  # it has pandas and the bundled CSV
     assert loader["command"] == ["python", "-m", "shared.dataset", "load"]
-    redis = container(find(built(env), "Deployment", "tumorscope-redis"))
-    assert redis["image"] == compose()["services"]["redis"]["image"]
+    for name, service in (("tumorscope-redis", "redis"), ("tumorscope-redis-cache", "redis-cache")):
+        assert (
+            container(find(built(env), "Deployment", name))["image"]
+            == compose()["services"][service]["image"]
+        )
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_only_tumorscope_pods_reach_redis_and_only_with_the_secret_password(env):
-    policy = find(built(env), "NetworkPolicy", "tumorscope-redis")
-    redis = find(built(env), "Deployment", "tumorscope-redis")
+@pytest.mark.parametrize("name", ["tumorscope-redis", "tumorscope-redis-cache"])
+def test_only_tumorscope_pods_reach_redis_and_only_with_the_secret_password(env, name):
+    policy = find(built(env), "NetworkPolicy", name)
+    redis = find(built(env), "Deployment", name)
     allowed = policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
 
     assert (
@@ -269,6 +273,44 @@ def redis_persistence(env: str) -> str:
     redis = find(built(env), "Deployment", "tumorscope-redis")
     volume = next(v for v in redis["spec"]["template"]["spec"]["volumes"] if v["name"] == "persistence")
     return find(built(env), "ConfigMap", volume["configMap"]["name"])["data"]["persistence.conf"]
+
+
+def redis_conf(env: str, deployment: str, volume: str) -> dict[str, str]:
+    """The redis-server settings a Deployment's ConfigMap volume gives it: name -> value."""
+    redis = find(built(env), "Deployment", deployment)
+    mounted = next(v for v in redis["spec"]["template"]["spec"]["volumes"] if v["name"] == volume)
+    (text,) = find(built(env), "ConfigMap", mounted["configMap"]["name"])["data"].values()
+    lines = [line.split(None, 1) for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return {name: value for name, value in lines}
+
+
+def megabytes(quantity: str) -> float:
+    """A Kubernetes memory quantity (``256Mi``, ``1Gi``) or redis one (``160mb``) in MiB."""
+    number, unit = re.fullmatch(r"(\d+)(Mi|Gi|mb)", quantity).groups()
+    return int(number) * {"Mi": 1, "Gi": 1024, "mb": 1e6 / 2**20}[unit]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_store_is_never_evicted_the_cache_evicts_and_each_maxmemory_leaves_headroom(env):
+    store = redis_conf(env, "tumorscope-redis", "persistence")
+    cache = redis_conf(env, "tumorscope-redis-cache", "config")
+    limits = {
+        name: megabytes(container(find(built(env), "Deployment", name))["resources"]["limits"]["memory"])
+        for name in ("tumorscope-redis", "tumorscope-redis-cache")
+    }
+
+    assert store["maxmemory-policy"] == "noeviction"
+    assert cache["maxmemory-policy"] == "allkeys-lru"
+    assert cache["appendonly"] == "no"
+    assert cache["save"] == '""'
+    # An append-only rewrite forks: the store keeps a third of its container free for it.
+    headroom = 2 / 3 if store["appendonly"] == "yes" else 0.8
+    assert megabytes(store["maxmemory"]) <= limits["tumorscope-redis"] * headroom
+    assert megabytes(cache["maxmemory"]) <= limits["tumorscope-redis-cache"] * 0.8
+    graph = environment(env, knative_service(env, "graph"))
+    assert graph["CACHE_REDIS_URL"] == "redis://:<tumorscope-redis.password>@tumorscope-redis-cache:6379/0"
+    for name in ("submit", "status", "render"):  # nothing else writes plots
+        assert "CACHE_REDIS_URL" not in environment(env, knative_service(env, name))
 
 
 def test_prod_keeps_an_append_only_file_on_a_claim_and_test_keeps_nothing():
@@ -303,16 +345,14 @@ def without_what_may_differ(env: str) -> list[dict]:
         ):
             continue
         text = yaml.safe_dump(obj).replace("tumorscope-test", "tumorscope")
-        obj = yaml.safe_load(
-            re.sub(r"tumorscope-redis-persistence-\w+", "tumorscope-redis-persistence", text)
-        )
+        obj = yaml.safe_load(re.sub(r"(tumorscope-redis-(persistence|cache-config))-\w+", r"\1", text))
         if obj["kind"] == "Namespace":
             obj["metadata"]["name"] = "tumorscope"
         if obj["kind"] == "Broker":
             obj["metadata"].pop("annotations")
             obj["spec"].pop("config")
-        if obj["metadata"]["name"] == "tumorscope-redis-persistence":
-            obj["data"] = {}
+        if obj["metadata"]["name"] in ("tumorscope-redis-persistence", "tumorscope-redis-cache-config"):
+            obj["data"] = {}  # persistence, and maxmemory sized to each container
         template = obj.get("spec", {}).get("template", {})
         template.get("metadata", {}).get("annotations", {}).pop("autoscaling.knative.dev/max-scale", None)
         for item in template.get("spec", {}).get("containers", []):

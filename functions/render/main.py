@@ -32,7 +32,13 @@ COLUMNS = ColumnCache(REDIS, CONFIG.dataset_path)
 RENDERER = Renderer(
     JobStore(REDIS, CONFIG.job_ttl_seconds, CONFIG.job_deadline_seconds), COLUMNS, CONFIG.render_lock_seconds
 )
-PLOT_CACHE = PlotCache(REDIS, CONFIG.cache_ttl_seconds)
+#: Plots may be evicted, so they live in the cache, which may be another Redis than the store.
+CACHE = (
+    REDIS
+    if CONFIG.cache_redis_url == CONFIG.redis_url
+    else connect(CONFIG.cache_redis_url, CONFIG.redis_timeout_seconds)
+)
+PLOT_CACHE = PlotCache(CACHE, CONFIG.cache_ttl_seconds)
 #: Plots drawn at once. Drawing holds the GIL, so more at a time buys no throughput; each one in
 #: flight costs a figure's memory (THREADS=4 drawing together peaked near 170 MiB, see BENCHMARKS.md).
 #: The other threads still answer cached plots and health checks meanwhile.

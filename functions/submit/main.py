@@ -10,11 +10,11 @@ import requests
 
 from shared import events
 from shared.config import load_config
-from shared.errors import unavailable
+from shared.errors import at_capacity, unavailable
 from shared.features import parse_sample
 from shared.http import Route, Router, install_error_handlers, json_response, read_json
 from shared.jobs import SINK_FAILED, JobStore, check_idempotency_key
-from shared.redis_client import connect
+from shared.redis_client import FULL_ERROR, connect
 
 CONFIG = load_config()
 logging.basicConfig(level=CONFIG.log_level, format="%(levelname)s submit %(message)s")
@@ -40,6 +40,7 @@ def submit_sample(request: flask.Request) -> flask.Response:
     if key is not None:
         check_idempotency_key(key)
     sample = parse_sample(read_json(request, CONFIG.max_body_bytes))
+    JOBS.ensure_room()
     if key is None:
         job, created = JOBS.create(sample), True
     else:
@@ -54,9 +55,15 @@ def submit_sample(request: flask.Request) -> flask.Response:
         events.send(event, CONFIG.k_sink, CONFIG.sink_timeout_seconds, session=SINK)
     except events.SinkError as error:
         log.error("job %s: the event sink did not accept its event: %s", job.job_id, error)
-        JOBS.mark_failed(job.job_id, f"the event sink did not accept the job's event: {error}", SINK_FAILED)
         if key is not None:  # a retry with the same key may try again
             JOBS.forget_idempotency_key(key, job.job_id)
+        try:
+            JOBS.mark_failed(
+                job.job_id, f"the event sink did not accept the job's event: {error}", SINK_FAILED
+            )
+        except FULL_ERROR:  # not even the failure fits: keep no job that has no event
+            JOBS.delete(job.job_id)
+            raise at_capacity() from None
         failed = unavailable("the event sink")
         failed.details["job_id"] = job.job_id
         raise failed from None
