@@ -154,7 +154,7 @@ def test_render_that_cannot_store_a_result_answers_503_and_the_broker_retry_comp
 
 @pytest.fixture
 def cache(tmp_path: Path) -> PrivateRedis:
-    server = PrivateRedis.capped(tmp_path / "cache", 4, "allkeys-lru")
+    server = PrivateRedis.capped(tmp_path / "cache", 2, "allkeys-lru")
     yield server
     server.stop()
 
@@ -195,17 +195,9 @@ def test_a_plot_cache_that_is_down_hung_or_full_costs_only_a_drawing(
     assert [get(fresh).headers["X-Cache"] for _ in range(2)] == ["miss", "miss"]
 
 
-@pytest.fixture
-def small_cache(tmp_path: Path) -> PrivateRedis:
-    server = PrivateRedis.capped(tmp_path / "small-cache", 2, "allkeys-lru")
-    yield server
-    server.stop()
-
-
 def test_an_evicting_cache_stays_under_its_maxmemory_and_redraws_what_it_evicted(
-    function_processes, store, small_cache
+    function_processes, store, cache
 ) -> None:
-    cache = small_cache
     graph = start(function_processes, "graph", store, CACHE_REDIS_URL=cache.url)
     big = f"{graph}/graph/histogram?feature=area_mean&width=2400&height=2400&dpi=300&bins="
     sizes = []
