@@ -8,10 +8,13 @@ STAMP := $(VENV)/.installed
 REGISTRY ?= tumorscope
 TAG ?= 0.1.0
 ENV ?= test
-COMPOSE ?= docker compose
+# The compose command: empty picks docker compose where a Docker engine answers, else
+# docker-compose against podman's API (containers/compose.sh); set it to choose.
+COMPOSE ?=
+CONTAINERS := REGISTRY=$(REGISTRY) TAG=$(TAG) COMPOSE="$(COMPOSE)" containers/compose.sh
 DEPLOY := $(BIN)/python -m knative.deploy
 
-.PHONY: help venv dev test lint format bench clean build push up down logs deploy smoke load-dataset load soak
+.PHONY: help venv dev test lint format bench clean build push up down logs deploy smoke load-dataset load soak test-containers
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -61,20 +64,23 @@ bench: $(STAMP) ## measure cold starts, latency, turnaround, memory, scale; writ
 	$(call debian_package,wrk,wrk)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-build: ## build the four images, $(REGISTRY)/<function>:$(TAG), from the Dockerfile
-	REGISTRY=$(REGISTRY) TAG=$(TAG) $(COMPOSE) build submit status render graph
+build: ## build the four images, $(REGISTRY)/<function>:$(TAG), from the Dockerfile (docker, else podman)
+	$(CONTAINERS) build
 
 push: ## push the four images to $(REGISTRY)
-	REGISTRY=$(REGISTRY) TAG=$(TAG) $(COMPOSE) push submit status render graph
+	$(CONTAINERS) push
 
-up: ## run everything in containers; the gateway answers on http://localhost:5000
-	REGISTRY=$(REGISTRY) TAG=$(TAG) $(COMPOSE) up --build --detach --wait
+up: ## run everything in containers (docker, else podman); the gateway answers on http://localhost:5000
+	$(CONTAINERS) up
 
-down: ## stop the containers (the Redis volume stays; add -v by hand to drop it)
-	$(COMPOSE) down
+down: ## stop the containers (the Redis volume stays; `containers/compose.sh down -v` drops it)
+	$(CONTAINERS) down
 
 logs: ## follow the containers' logs
-	$(COMPOSE) logs --follow
+	$(CONTAINERS) logs
+
+test-containers: $(STAMP) ## build the images and test the compose stack from outside, as a user would
+	$(BIN)/python -m pytest -m containers tests/test_containers.py -s -p no:cacheprovider $(PYTEST_ARGS)
 
 deploy: $(STAMP) ## deploy knative/$(ENV) (ENV=test|prod), wait until Ready, smoke it (DRY_RUN=1 prints only)
 	$(DEPLOY) deploy --env $(ENV) --registry $(REGISTRY) --tag $(TAG) $(if $(DRY_RUN),--dry-run)

@@ -104,6 +104,7 @@ def test_graph_caches_plots_in_a_second_redis_that_evicts_and_keeps_nothing(serv
     assert option(cache, "--appendonly") == "no"
     assert option(cache, "--save") == ""
     assert "volumes" not in cache
+    assert cache["tmpfs"] == ["/data"]
     assert int(option(cache, "--maxmemory").removesuffix("mb")) < int(
         option(services["redis"], "--maxmemory").removesuffix("mb")
     )
@@ -127,7 +128,8 @@ def run_healthcheck(test: list[str], port: int) -> int:
     """Run a compose healthcheck (["CMD", ...]) here, as the container would, with its PORT."""
     assert test[0] == "CMD"
     command = [sys.executable if test[1] == "python" else test[1], *test[2:]]
-    return subprocess.run(command, env={**os.environ, "PORT": str(port)}, check=False).returncode
+    environ = {**os.environ, "PORT": str(port), "PYTHONPATH": str(ROOT)}  # the image's PYTHONPATH=/app
+    return subprocess.run(command, env=environ, check=False).returncode
 
 
 @pytest.mark.integration
