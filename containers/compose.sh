@@ -85,10 +85,14 @@ healthy_within() {
     return 1
 }
 
+build() {
+    [ "${engine:-}" != podman ] || "$here/stand-in-images.sh"
+    "${compose[@]}" build "${functions[@]}"
+}
+
 case $command in
     build)
-        [ "${engine:-}" != podman ] || "$here/stand-in-images.sh"
-        "${compose[@]}" build "${functions[@]}"
+        build
         ;;
     push)
         "${compose[@]}" push "${functions[@]}"
@@ -97,8 +101,7 @@ case $command in
         if [ "${engine:-}" != podman ]; then
             "${compose[@]}" up --build --detach --wait
         else
-            "$here/stand-in-images.sh"
-            "${compose[@]}" build "${functions[@]}"
+            build
             healthy_within "${compose[@]}" up --detach --no-build
         fi
         say "up: the gateway answers on http://localhost:5000"

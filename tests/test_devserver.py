@@ -20,7 +20,7 @@ import psutil
 import pytest
 import requests
 
-from shared.devserver import ROOT, free_port, port_is_free, start_process, stop
+from shared.devserver import ROOT, free_port, port_is_free, start_process, stop, wait_for_port
 
 pytestmark = pytest.mark.integration
 
@@ -63,16 +63,8 @@ class Dev:
 
     def wait_until_listening(self, timeout: float = 60) -> None:
         """Until all four function ports accept a connection: what a user's first curl waits for."""
-        deadline = time.monotonic() + timeout
-        pending = [int(self.env[name]) for name in PORTS]
-        while pending and time.monotonic() < deadline:
-            assert self.process.poll() is None, "the devserver exited while starting"
-            try:
-                socket.create_connection(("127.0.0.1", pending[0]), timeout=0.2).close()
-                pending.pop(0)
-            except OSError:
-                time.sleep(0.01)
-        assert not pending, f"ports {pending} never listened"
+        for name in PORTS:  # fails at once if the devserver exits meanwhile
+            wait_for_port(int(self.env[name]), self.process, timeout)
 
     def url(self, port_variable: str) -> str:
         return f"http://localhost:{self.env[port_variable]}"
