@@ -20,7 +20,7 @@ import redis
 from bench import coldstart, jobbytes, machine, plottime, report, scale, turnaround, warm
 from bench.context import Context
 from bench.load import Connection, wrk_binary
-from bench.services import peak_rss_mib
+from bench.services import peak_rss_mib, wait_idle
 from shared.config import BUNDLED_DATASET
 from shared.dataset import load_file
 from shared.devserver import ROOT, free_port, start_redis, stop
@@ -61,11 +61,14 @@ def run(rounds: int, phases: list[str], work: Path) -> dict:
         services["submit"] = ctx.warm("submit", K_SINK=sink.url)
         services["pipeline"] = ctx.warm("submit", K_SINK=services["render"].url)
         job_id = ""
+        wait_idle(services["render"], quiet=2.0, timeout=60)  # its backgrounds' warm-up done
         if "jobs" in phases or "warm" in phases:
             _phase(
                 results,
                 "jobs",
-                lambda: turnaround.measure(ctx, services["pipeline"].port, services["status"].port)[0],
+                lambda: turnaround.measure(
+                    ctx, services["pipeline"].port, services["status"].port, services["graph"].port
+                )[0],
             )
             job_id = _completed_job(services["pipeline"].port, services["status"].port)
         if "store" in phases:

@@ -1,7 +1,9 @@
 """Job turnaround (submit -> complete, warm) beside render's own draw-and-encode time.
 
 submit's K_SINK points at render itself, as in ``make dev``: its 202 comes once render has
-answered the event, and one status read confirms the job is complete.
+answered the event, and one status read confirms the job is complete. render composes each
+picture from its cached backgrounds; beside it, in the same rounds: the same job drawn whole in
+this process, jobs of 2 to 6 features picked at random, and graph's uncached histogram.
 """
 
 from __future__ import annotations
@@ -9,21 +11,42 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
+
 from bench.context import SAMPLE, Context
-from bench.load import Connection
+from bench.load import Connection, Target, latency_series
+from bench.plottime import PATH as HISTOGRAM_PATH
 from bench.stats import percentile
 from shared.config import BUNDLED_DATASET
 from shared.dataset import ColumnCache
+from shared.dataset_csv import read_dataset_csv
+from shared.features import FEATURES
 from shared.jobs import COMPLETE, JobStore
 from shared.renderer import draw
 
 JOBS_PER_ROUND = 7
 
 
-def one_job(submit: Connection, status: Connection) -> tuple[float, str]:
+def varied_samples(count: int, seed: int = 30) -> list[bytes]:
+    """Samples of 2 to 6 features picked at random, each value within its feature's range."""
+    columns = read_dataset_csv(BUNDLED_DATASET).columns
+    rng = np.random.default_rng(seed)
+    chosen = [rng.choice(len(FEATURES), size=rng.integers(2, 7), replace=False) for _ in range(count)]
+    return [
+        json.dumps(
+            {
+                FEATURES[i]: float(rng.uniform(columns[FEATURES[i]].min(), columns[FEATURES[i]].max()))
+                for i in c
+            }
+        ).encode()
+        for c in chosen
+    ]
+
+
+def one_job(submit: Connection, status: Connection, sample: bytes = SAMPLE) -> tuple[float, str]:
     """Milliseconds from sending the sample to reading status ``complete``; and the job id."""
     began = time.perf_counter()
-    code, body = submit.request("POST", "/submit", SAMPLE, {"Content-Type": "application/json"})
+    code, body = submit.request("POST", "/submit", sample, {"Content-Type": "application/json"})
     if code != 202:
         raise RuntimeError(f"submit answered {code}: {body[:200]!r}")
     job_id = json.loads(body)["job_id"]
@@ -36,13 +59,31 @@ def one_job(submit: Connection, status: Connection) -> tuple[float, str]:
         time.sleep(0.001)
 
 
-def measure(ctx: Context, submit_port: int, status_port: int) -> tuple[dict[str, list[float]], str]:
+def _span(jobs: JobStore, job_id: str) -> float:
+    job = jobs.get(job_id)
+    return (job.finished_at - job.started_at) * 1000
+
+
+def measure(
+    ctx: Context, submit_port: int, status_port: int, graph_port: int
+) -> tuple[dict[str, list[float]], str]:
     """Per round: turnaround p50 and p99; render's own in-progress -> complete span of the same jobs
-    (draw, encode, summary: its own clock); and the same draw run in this process, interleaved."""
+    (draw, encode, summary: its own clock); the same job drawn whole in this process, interleaved;
+    spans of jobs of 2 to 6 random features; graph's uncached histogram."""
     jobs = JobStore(ctx.client, 3600)
     columns = ColumnCache(ctx.client, BUNDLED_DATASET)
     submit, status = Connection(submit_port), Connection(status_port)
-    names = ("turnaround_p50", "turnaround_p99", "draw_p50", "span_p50", "overhead_p50")
+    histogram = Target("graph uncached plot", graph_port, lambda _i: HISTOGRAM_PATH)
+    varied = iter(varied_samples(JOBS_PER_ROUND * ctx.rounds))
+    names = (
+        "turnaround_p50",
+        "turnaround_p99",
+        "draw_p50",
+        "span_p50",
+        "overhead_p50",
+        "varied_span_p50",
+        "histogram_p50",
+    )
     figures: dict[str, list[float]] = {name: [] for name in names}
     job_id = ""
     try:
@@ -50,19 +91,23 @@ def measure(ctx: Context, submit_port: int, status_port: int) -> tuple[dict[str,
             _, job_id = one_job(submit, status)
             draw(jobs.get(job_id), columns)
         for _ in range(ctx.rounds):
-            turnarounds, draws, spans = [], [], []
+            turnarounds, draws, spans, varied_spans, histograms = [], [], [], [], []
             for _ in range(JOBS_PER_ROUND):
                 elapsed, job_id = one_job(submit, status)
                 turnarounds.append(elapsed)
-                job = jobs.get(job_id)
-                spans.append((job.finished_at - job.started_at) * 1000)
+                spans.append(_span(jobs, job_id))
                 began = time.perf_counter()
-                draw(job, columns)
+                draw(jobs.get(job_id), columns)  # no backgrounds: the whole drawing
                 draws.append((time.perf_counter() - began) * 1000)
+                varied_spans.append(_span(jobs, one_job(submit, status, next(varied))[1]))
+                ctx.forget_plots()
+                histograms.extend(latency_series(histogram, 1))
             figures["turnaround_p50"].append(percentile(turnarounds, 50))
             figures["turnaround_p99"].append(percentile(turnarounds, 99))
             figures["draw_p50"].append(percentile(draws, 50))
             figures["span_p50"].append(percentile(spans, 50))
+            figures["varied_span_p50"].append(percentile(varied_spans, 50))
+            figures["histogram_p50"].append(percentile(histograms, 50))
             # The same jobs on both sides: what turnaround adds to render's own drawing of each job.
             figures["overhead_p50"].append(percentile(turnarounds, 50) - percentile(spans, 50))
     finally:

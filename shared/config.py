@@ -32,6 +32,10 @@ class Config:
     max_body_bytes: int = 65536
     cache_ttl_seconds: int = 3600
     log_level: str = "INFO"
+    #: functions-framework's --target (it sets FUNCTION_TARGET): render and graph share one source.
+    function_target: str = ""
+    #: Whether render draws every panel background ahead of the jobs, while it has none to draw.
+    render_warm_up: bool = True
 
 
 def _number(environ: Mapping[str, str], name: str, default: float, kind: type) -> float:
@@ -45,6 +49,15 @@ def _number(environ: Mapping[str, str], name: str, default: float, kind: type) -
     if value <= 0:
         raise ConfigError(f"{name}={raw!r} must be greater than 0")
     return value
+
+
+def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"{name}={raw!r} is not true or false")
+    return raw in ("true", "1", "yes")
 
 
 def _ce_overrides(raw: str) -> dict[str, str]:
@@ -83,4 +96,6 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
         max_body_bytes=int(_number(environ, "MAX_BODY_BYTES", defaults.max_body_bytes, int)),
         cache_ttl_seconds=int(_number(environ, "CACHE_TTL_SECONDS", defaults.cache_ttl_seconds, int)),
         log_level=(environ.get("LOG_LEVEL") or defaults.log_level).upper(),
+        function_target=environ.get("FUNCTION_TARGET", "").strip(),
+        render_warm_up=_flag(environ, "RENDER_WARM_UP", defaults.render_warm_up),
     )

@@ -22,9 +22,13 @@ from redis.exceptions import RedisError
 log = logging.getLogger("tumorscope")
 
 PREFIX = "tumorscope:graph"
-#: The modules whose code decides a graph's bytes.
-DRAWING_CODE = tuple(
-    Path(__file__).parent / f"{name}.py" for name in ("analysis", "features", "graphs", "plots")
+#: The code (and the job pictures' palette) that decides a graph's or a job picture's bytes.
+DRAWING_CODE = (
+    *(
+        Path(__file__).parent / f"{name}.py"
+        for name in ("analysis", "features", "graphs", "plots", "job_picture", "backgrounds", "palette")
+    ),
+    Path(__file__).parent / "data" / "job-palette.txt",
 )
 #: How long one render may hold its key's lock, and how long an identical request waits for it.
 LOCK_SECONDS = 60

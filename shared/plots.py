@@ -6,7 +6,6 @@ matplotlib is imported on first use, so a function that serves only cached plots
 from __future__ import annotations
 
 import io
-import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,18 +15,12 @@ if TYPE_CHECKING:
 
 #: Okabe-Ito colours, distinguishable with every common colour-vision deficiency.
 COLOURS = {"benign": "#0072B2", "malignant": "#D55E00", "all": "#555555", "sample": "#000000"}
-#: The most histogram panels a job's picture shows; further features are in its JSON summary.
-MAX_PANELS = 6
 DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI = 900, 600, 100
 #: Colour maps: a sequential one for densities and a diverging one (ColorBrewer RdBu) for correlations.
 DENSITY_CMAP, CORRELATION_CMAP = "viridis", "RdBu_r"
 #: Correlation heatmaps write each value in its cell up to this many features.
 ANNOTATE_UP_TO = 12
 
-#: Colours in a job picture's palette (the store keeps every job's picture for JOB_TTL_SECONDS).
-PALETTE_COLOURS = 256
-#: zlib's level for them: 8 takes a six-panel picture from 41 to 37 KiB for 15 ms more (9: 36 KiB, 60 ms).
-PALETTE_COMPRESS_LEVEL = 8
 #: (width, height, dpi) of a picture in pixels and dots per inch.
 Size = tuple[int, int, int]
 MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
@@ -85,36 +78,16 @@ def fixed_margins(
     )
 
 
-def png_bytes(figure: Figure, palette: bool = False) -> bytes:
-    """The figure as a PNG: full RGBA, or with ``palette`` 256 colours (under half the bytes).
-
-    A job picture has a few hundred distinct colours, so Pillow's maximum-coverage quantiser
-    keeps over 90% of the pixels exact and none more than a few levels off (tests/test_plots.py);
-    the fast octree one is smaller still, but shifts the white background itself.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    buffer = io.BytesIO()
-    canvas = FigureCanvasAgg(figure)
-    if not palette:
-        canvas.print_png(buffer)
-        return buffer.getvalue()
-    from PIL import Image
-
-    canvas.draw()
-    image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).convert("RGB")
-    quantized = image.quantize(PALETTE_COLOURS, method=Image.Quantize.MAXCOVERAGE)
-    quantized.save(buffer, "png", compress_level=PALETTE_COMPRESS_LEVEL)
-    return buffer.getvalue()
-
-
 def encode(figure: Figure, image_format: str) -> bytes:
     """The figure as PNG (Agg) or SVG bytes."""
+    buffer = io.BytesIO()
     if image_format == "png":
-        return png_bytes(figure)
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(figure).print_png(buffer)
+        return buffer.getvalue()
     from matplotlib.backends.backend_svg import FigureCanvasSVG
 
-    buffer = io.BytesIO()
     FigureCanvasSVG(figure).print_svg(buffer, metadata={"Date": None})
     return buffer.getvalue()
 
@@ -382,50 +355,3 @@ def pairs(
         handles=_legend_handles(["benign", "malignant"]), loc="lower center", ncols=2, fontsize="small"
     )
     return encode(figure, image_format)
-
-
-def job_png(
-    sample: dict[str, float],
-    columns: dict[str, np.ndarray],
-    malignant: np.ndarray,
-    histograms: dict[str, Any],
-    palette: bool = True,
-) -> bytes:
-    """Where the sample sits: a histogram panel per feature (up to MAX_PANELS), plus a scatter.
-
-    A palette PNG unless ``palette`` is false (the benchmark's and the tests' full-colour twin)."""
-    shown = list(sample)[:MAX_PANELS]
-    panels = len(shown) + (1 if len(sample) >= 2 else 0)
-    across = min(3, math.ceil(math.sqrt(panels)))
-    down = math.ceil(panels / across)
-    figure = new_figure(360 * across + 40, 300 * down + 60, layout=None)
-    fixed_margins(figure, top=0.6, wspace=0.3, hspace=0.45)
-    figure.suptitle(
-        f"Your sample among the {malignant.size:,} diagnosed cases (exploration, not a diagnosis)"
-    )
-    for index, feature in enumerate(shown, start=1):
-        axes = figure.add_subplot(down, across, index)
-        _draw_histogram(axes, histograms[feature])
-        axes.axvline(sample[feature], color=COLOURS["sample"], linewidth=2, label="your sample")
-        axes.set_xlabel(axis_label(feature))
-        if index == 1:
-            axes.legend(fontsize="small")
-    if len(sample) >= 2:
-        x_feature, y_feature = list(sample)[:2]
-        axes = figure.add_subplot(down, across, panels)
-        _draw_scatter(axes, columns[x_feature], columns[y_feature], malignant)
-        axes.scatter(
-            [sample[x_feature]],
-            [sample[y_feature]],
-            marker="*",
-            s=260,
-            color=COLOURS["sample"],
-            edgecolors="white",
-            linewidths=1,
-            label="your sample",
-            zorder=3,
-        )
-        axes.set_xlabel(axis_label(x_feature))
-        axes.set_ylabel(axis_label(y_feature))
-        axes.legend(fontsize="small")
-    return png_bytes(figure, palette)

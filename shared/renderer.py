@@ -13,7 +13,10 @@ from typing import Any
 import redis
 from redis.exceptions import LockError
 
+from shared.backgrounds import Backgrounds, full_png
 from shared.dataset import DIAGNOSIS, ColumnCache, NoDataset
+from shared.dataset import info as dataset_info
+from shared.job_picture import MAX_PANELS, Data
 from shared.jobs import EXPIRED, FINISHED, RENDER_FAILED, UNDELIVERABLE, Job, JobStore
 
 log = logging.getLogger("tumorscope")
@@ -22,6 +25,8 @@ log = logging.getLogger("tumorscope")
 #: leaves the job to the next delivery after this.
 LOCK_SECONDS = 60.0
 HISTOGRAM_BINS = 20
+#: The largest data set render warms its backgrounds up for.
+WARM_UP_MAX_ROWS = 20_000
 #: The extensions Knative adds to an event it sends to a Trigger's deadLetterSink.
 DEAD_LETTER_EXTENSIONS = ("knativeerrorcode", "knativeerrordest", "knativeerrordata")
 #: The most of the subscriber's answer that a failed job's reason quotes.
@@ -37,18 +42,40 @@ class Outcome(Enum):
     LOCKED = "locked"  # another delivery is rendering it right now
 
 
-def draw(job: Job, columns: ColumnCache, palette: bool = True) -> tuple[bytes, dict]:
-    """The job's PNG (a palette one unless ``palette`` is false) and JSON summary."""
-    from shared import analysis, plots  # numpy and matplotlib: only once there is a job to draw
+def draw(
+    job: Job, columns: ColumnCache, backgrounds: Backgrounds | None = None, palette: bool = True
+) -> tuple[bytes, dict]:
+    """The job's PNG and JSON summary: composed from ``backgrounds``, or without them drawn whole
+    (and then, without ``palette``, in full colour)."""
+    from shared import analysis  # numpy and matplotlib: only once there is a job to draw
 
-    data = columns.columns([*job.features, DIAGNOSIS])
+    version = columns.version()
+    data = columns.columns([*job.features, DIAGNOSIS], version)
     malignant = data.pop(DIAGNOSIS)
     summary = analysis.job_summary(job.job_id, job.features, data, malignant)
     histograms = {
         feature: analysis.histogram(data[feature], malignant, HISTOGRAM_BINS)
-        for feature in list(job.features)[: plots.MAX_PANELS]
+        for feature in list(job.features)[:MAX_PANELS]
     }
-    return plots.job_png(job.features, data, malignant, histograms, palette), summary
+    picture = Data(data, malignant, histograms)
+    if backgrounds is None:
+        return full_png(job.features, picture, palette), summary
+    return backgrounds.png(version, job.features, picture), summary
+
+
+def warm_up(columns: ColumnCache, backgrounds: Backgrounds) -> int:
+    """Draw the current data set's panel backgrounds ahead of its jobs; returns how many were drawn.
+    Nothing for a data set over WARM_UP_MAX_ROWS, whose jobs are dominated by its data anyway."""
+    from shared import analysis
+    from shared.features import FEATURES
+
+    version = columns.version()
+    if dataset_info(columns.redis, version)["rows"] > WARM_UP_MAX_ROWS:
+        return 0
+    data = columns.columns([*FEATURES, DIAGNOSIS], version)
+    malignant = data.pop(DIAGNOSIS)
+    histograms = {f: analysis.histogram(data[f], malignant, HISTOGRAM_BINS) for f in FEATURES}
+    return backgrounds.warm(version, Data(data, malignant, histograms))
 
 
 def is_dead_lettered(attributes: Mapping[str, Any]) -> bool:
@@ -81,10 +108,17 @@ def settled(job: Job | None) -> Outcome | None:
 
 
 class Renderer:
-    def __init__(self, jobs: JobStore, columns: ColumnCache, lock_seconds: float = LOCK_SECONDS) -> None:
+    def __init__(
+        self,
+        jobs: JobStore,
+        columns: ColumnCache,
+        lock_seconds: float = LOCK_SECONDS,
+        backgrounds: Backgrounds | None = None,
+    ) -> None:
         self.jobs = jobs
         self.columns = columns
         self.lock_seconds = lock_seconds
+        self.backgrounds = backgrounds or Backgrounds()
 
     def _delivered_key(self, source: str, event_id: str) -> str:
         digest = hashlib.sha256(f"{source}\n{event_id}".encode()).hexdigest()
@@ -119,7 +153,7 @@ class Renderer:
         if not self.jobs.mark_in_progress(job_id):  # finished or past its deadline meanwhile
             return settled(self.jobs.get(job_id)) or Outcome.ALREADY_DONE
         try:
-            png, summary = draw(job, self.columns)
+            png, summary = draw(job, self.columns, self.backgrounds)
         except redis.exceptions.ConnectionError:
             raise  # Redis is down: let the delivery fail so that it is retried
         except (NoDataset, ValueError, KeyError) as error:

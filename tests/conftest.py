@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,6 +15,10 @@ import redis
 from shared.config import BUNDLED_DATASET
 from shared.dataset import load_file
 from shared.devserver import SPECS, free_port, start_function, start_redis, stop
+
+# render warms its panel backgrounds up (some 2 s of CPU) once it starts; the suite starts dozens
+# of render processes on two cores, so only the tests about the warm-up or about speed ask for it.
+os.environ.setdefault("RENDER_WARM_UP", "false")
 
 
 @dataclass

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import cycle
 from pathlib import Path
@@ -21,6 +22,8 @@ import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
+from shared.config import BUNDLED_DATASET
+from shared.dataset_csv import read_dataset_csv
 from shared.devserver import free_port, start_redis, stop
 from shared.features import FEATURES
 
@@ -200,8 +203,14 @@ class Broker:
         self.server.server_close()
 
 
+@cache
+def _ranges() -> dict[str, tuple[float, float]]:
+    columns = read_dataset_csv(BUNDLED_DATASET).columns
+    return {f: (float(columns[f].min()), float(columns[f].max())) for f in FEATURES}
+
+
 def samples(count: int) -> list[dict[str, float]]:
-    """Varied samples of one to three features, within the data set's ranges."""
+    """Varied samples of one to three features, each value within its feature's range in the data set."""
     rng = np.random.default_rng(2024)
     chosen = [rng.choice(len(FEATURES), size=rng.integers(1, 4), replace=False) for _ in range(count)]
-    return [{FEATURES[i]: round(float(rng.uniform(0.01, 30.0)), 3) for i in features} for features in chosen]
+    return [{FEATURES[i]: round(float(rng.uniform(*_ranges()[FEATURES[i]])), 5) for i in f} for f in chosen]

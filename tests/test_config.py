@@ -44,3 +44,16 @@ def test_values_from_the_environment() -> None:
 def test_unusable_values_are_named_in_the_error(environ: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match=next(iter(environ))):
         load_config(environ)
+
+
+def test_render_warms_its_backgrounds_up_unless_told_not_to() -> None:
+    assert load_config({}).render_warm_up is True
+    assert load_config({"RENDER_WARM_UP": "false"}).render_warm_up is False
+    assert load_config({"RENDER_WARM_UP": " True "}).render_warm_up is True
+    with pytest.raises(ConfigError, match="RENDER_WARM_UP='sometimes' is not true or false"):
+        load_config({"RENDER_WARM_UP": "sometimes"})
+
+
+def test_the_function_target_is_the_one_functions_framework_sets() -> None:
+    assert load_config({"FUNCTION_TARGET": "graph"}).function_target == "graph"
+    assert load_config({}).function_target == ""

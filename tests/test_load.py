@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
-from reliability import Broker, PrivateRedis, samples
+from reliability import Broker, PrivateRedis, descendants, samples
 
 from shared.config import BUNDLED_DATASET
 from shared.dataset import load_file
@@ -33,24 +34,27 @@ BOUND_SECONDS = 120 + 2 * JOBS
 
 
 @pytest.fixture
-def stack(function_processes, tmp_path: Path) -> Iterator[tuple[dict[str, str], Broker, PrivateRedis]]:
+def stack(function_processes, tmp_path: Path) -> Iterator[tuple[dict[str, str], Broker, PrivateRedis, list]]:
     redis_server = PrivateRedis(tmp_path / "redis")
     load_file(redis_server.client(), BUNDLED_DATASET)
     environ = {"REDIS_URL": redis_server.url}
-    renders = [function_processes.start("render", {**environ, "THREADS": "2"}) for _ in range(2)]
+    renders = [
+        function_processes.start("render", {**environ, "THREADS": "2", "RENDER_WARM_UP": "true"})
+        for _ in range(2)
+    ]
     broker = Broker(renders)
     urls = {"status": function_processes.start("status", {**environ, "THREADS": "8"})}
     urls["submit"] = function_processes.start(
         "submit", {**environ, "K_SINK": broker.url, "STATUS_BASE_URL": urls["status"], "THREADS": "8"}
     )
-    yield urls, broker, redis_server
+    yield urls, broker, redis_server, renders
     broker.close()
     redis_server.stop()
 
 
 @pytest.mark.timeout(BOUND_SECONDS + 120)
 def test_every_accepted_job_completes_under_load(stack) -> None:
-    urls, broker, redis_server = stack
+    urls, broker, redis_server, renders = stack
     local = threading.local()
 
     def submit(sample: dict[str, float]) -> requests.Response:
@@ -92,10 +96,12 @@ def test_every_accepted_job_completes_under_load(stack) -> None:
     summaries = sum(1 for _ in redis_server.client().scan_iter("tumorscope:job:*:summary", count=1000))
     assert pictures == summaries == len(accepted)
     assert broker.acknowledged == JOBS
+    workers = [psutil.Process(pid) for render in renders for pid in descendants(render.pid)]
+    rss = ", ".join(f"{worker.memory_info().rss / 2**20:.0f}" for worker in workers)
     print(
         f"\nload: {JOBS} submits at concurrency {CONCURRENCY}: {statuses[202]} accepted (202), no 5xx, "
         f"in {submitted - started:.1f} s = {JOBS / (submitted - started):.0f} submits/s; "
         f"the backlog rendered in {finished - submitted:.1f} s = {JOBS / (finished - submitted):.1f} jobs/s "
         f"(2 render processes); {len(accepted) - len(pending)} complete, {pictures} results; "
-        f"render retries by status {dict(broker.retries)}"
+        f"render retries by status {dict(broker.retries)}; render workers' RSS after them {rss} MiB"
     )

@@ -132,28 +132,6 @@ def test_a_density_scatter_draws_the_2d_histogram() -> None:
     assert has_colour(image, plots.COLOURS["benign"], tolerance=60)
 
 
-def test_the_job_picture_still_draws_for_one_and_for_several_features() -> None:
-    for sample in ({"radius_mean": 14.5}, {"radius_mean": 14.5, "texture_mean": 20.0, "area_mean": 600.0}):
-        histograms = {f: analysis.histogram(COLUMNS[f], MALIGNANT, 20) for f in sample}
-        image = decode(plots.job_png(sample, COLUMNS, MALIGNANT, histograms))
-        assert image.size[0] >= 400
-
-
-def test_the_job_picture_is_a_palette_png_under_half_the_size_and_true_to_the_full_colour_one() -> None:
-    sample = {f: float(np.median(COLUMNS[f])) for f in FEATURES[:6]}
-    histograms = {f: analysis.histogram(COLUMNS[f], MALIGNANT, 20) for f in sample}
-    small = plots.job_png(sample, COLUMNS, MALIGNANT, histograms)
-    assert plots.job_png(sample, COLUMNS, MALIGNANT, histograms) == small  # the same sample, the same bytes
-    full = plots.job_png(sample, COLUMNS, MALIGNANT, histograms, palette=False)
-
-    assert Image.open(io.BytesIO(small)).mode == "P"
-    assert len(small) < 40 * 1024 < len(full)
-    difference = np.abs(np.asarray(decode(small), dtype=int) - np.asarray(decode(full), dtype=int))
-    assert difference.max() <= 4  # a few anti-aliased pixels move by a level or three
-    assert (difference.max(axis=2) == 0).mean() > 0.9  # most are exactly the same
-    assert difference.mean() < 0.1
-
-
 def test_labels_spell_out_the_feature_and_its_unit() -> None:
     assert plots.label("concave_points_worst") == "Concave points (worst)"
     assert plots.axis_label("area_se") == "Area (standard error) [px²]"

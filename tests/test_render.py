@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 from cloudevents.conversion import to_binary, to_structured
@@ -92,3 +94,26 @@ def test_a_request_that_is_not_a_cloudevent_gets_a_json_4xx(services, body, cont
     )
     assert response.status_code == status
     assert "Got HTTP headers" not in error_of(response)["message"]
+
+
+def test_render_warms_its_backgrounds_up_while_idle_and_jobs_come_out_the_same(
+    function_processes, loaded_redis, jobs: JobStore, tmp_path
+) -> None:
+    sample = {"radius_mean": 17.0, "texture_mean": 21.0, "area_se": 30.0}
+    cold = jobs.create(sample)
+    url = function_processes.start("render", {"REDIS_URL": loaded_redis.url, "RENDER_WARM_UP": "false"})
+    assert deliver(url, job_submitted(cold.job_id, cold.features, {})).status_code == 200
+
+    warm_url = function_processes.start("render", {"REDIS_URL": loaded_redis.url, "RENDER_WARM_UP": "true"})
+    log = tmp_path / f"render-{warm_url.rsplit(':', 1)[1]}.log"
+    deadline = time.monotonic() + 60
+    while "panel backgrounds drawn ahead of the jobs" not in log.read_text():
+        assert time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.2)
+    warm = jobs.create(sample)
+    assert deliver(warm_url, job_submitted(warm.job_id, warm.features, {})).status_code == 200
+
+    assert jobs.get(warm.job_id).status == "complete"
+    assert jobs.result(warm.job_id, "png") == jobs.result(
+        cold.job_id, "png"
+    )  # the same picture, byte for byte

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
 
 import flask
 import functions_framework
 from cloudevents.http import CloudEvent
+from redis.exceptions import RedisError
 
-from shared import events
+from shared import events, renderer
 from shared.config import load_config
 from shared.dataset import ColumnCache, NoDataset
 from shared.dataset import info as dataset_info
@@ -32,6 +35,8 @@ COLUMNS = ColumnCache(REDIS, CONFIG.dataset_path)
 RENDERER = Renderer(
     JobStore(REDIS, CONFIG.job_ttl_seconds, CONFIG.job_deadline_seconds), COLUMNS, CONFIG.render_lock_seconds
 )
+#: How long render lets a cold start's own event go first before it warms its backgrounds up.
+WARM_UP_DELAY_SECONDS = 1.0
 #: Plots may be evicted, so they live in the cache, which may be another Redis than the store.
 CACHE = (
     REDIS
@@ -44,6 +49,28 @@ PLOT_CACHE = PlotCache(CACHE, CONFIG.cache_ttl_seconds)
 #: The other threads still answer cached plots and health checks meanwhile.
 DRAWING = threading.BoundedSemaphore(1)
 install_error_handlers(functions_framework.errorhandler)
+
+
+def warm_up() -> None:
+    """Draw the panel backgrounds while no job wants a picture; a failure only costs later jobs time."""
+    time.sleep(WARM_UP_DELAY_SECONDS)
+    began = time.monotonic()
+    try:
+        drawn = renderer.warm_up(COLUMNS, RENDERER.backgrounds)
+    except (RedisError, NoDataset) as error:
+        log.warning("render: no warm-up (%s); each background is drawn when a job first needs it", error)
+        return
+    log.info(
+        "render: %d panel backgrounds drawn ahead of the jobs in %.1f s", drawn, time.monotonic() - began
+    )
+
+
+if CONFIG.function_target == "render" and CONFIG.render_warm_up:
+    # functions-framework imports this module in gunicorn's arbiter, which forks the worker that
+    # serves: the warm-up thread belongs in the worker.
+    os.register_at_fork(
+        after_in_child=lambda: threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    )
 
 
 @functions_framework.cloud_event

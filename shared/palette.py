@@ -1,0 +1,125 @@
+"""The job pictures' 256 colours: one fixed palette, so that encoding a picture is a lookup, not a quantiser.
+
+A job picture is blends of a few colours (white, black, the two diagnoses', the sample's), so one
+palette made from reference pictures by Pillow's maximum-coverage quantiser holds every picture's
+colours within a few levels. ``python -m shared.palette`` makes it again after the drawing changes;
+tests/test_palette.py fails until it is.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+PALETTE_PATH = Path(__file__).parent / "data" / "job-palette.txt"
+COLOURS = 256
+WHITE = 0xFFFFFF
+#: zlib's level: 6 takes a six-panel picture to 40 KiB in 8 ms (8: 37 KiB in 20 ms; 9: 36 KiB in 50 ms).
+COMPRESS_LEVEL = 6
+#: Features of the reference pictures: every feature's histogram, and scatters of several kinds.
+REFERENCE_SAMPLES = (
+    ("radius_mean", "texture_mean", "perimeter_mean", "area_mean", "smoothness_mean", "compactness_mean"),
+    (
+        "concavity_mean",
+        "concave_points_mean",
+        "symmetry_mean",
+        "fractal_dimension_mean",
+        "radius_se",
+        "texture_se",
+    ),
+    ("perimeter_se", "area_se", "smoothness_se", "compactness_se", "concavity_se", "concave_points_se"),
+    ("symmetry_se", "fractal_dimension_se", "radius_worst", "texture_worst", "perimeter_worst", "area_worst"),
+    (
+        "smoothness_worst",
+        "compactness_worst",
+        "concavity_worst",
+        "concave_points_worst",
+        "symmetry_worst",
+        "fractal_dimension_worst",
+    ),
+)
+
+
+@cache
+def colours() -> np.ndarray:
+    """The palette as a (256, 3) array of RGB levels."""
+    import numpy as np
+
+    levels = b"".join(bytes.fromhex(c.removeprefix("#")) for c in PALETTE_PATH.read_text().split())
+    return np.frombuffer(levels, dtype=np.uint8).reshape(-1, 3)
+
+
+def indices(rgb: np.ndarray) -> np.ndarray:
+    """Each pixel's nearest palette colour, exactly: Pillow's own lookup rounds each channel to 5 bits
+    (white came out as 249, 250, 251). Each colour is looked up once, and white (most of a picture)
+    not at all."""
+    import numpy as np
+
+    pixels = rgb.reshape(-1, rgb.shape[-1])[:, :3].astype(np.uint32)
+    packed = pixels[:, 0] << 16 | pixels[:, 1] << 8 | pixels[:, 2]
+    found = np.full(packed.shape, _nearest(WHITE), dtype=np.uint8)
+    coloured = packed != WHITE
+    unique, inverse = np.unique(packed[coloured], return_inverse=True)
+    found[coloured] = np.array([_nearest(int(c)) for c in unique], dtype=np.uint8)[inverse]
+    return found.reshape(rgb.shape[:-1])
+
+
+@cache
+def _nearest(packed: int) -> int:
+    """The index of the palette colour nearest a 0xRRGGBB colour (a picture has a few thousand)."""
+    import numpy as np
+
+    levels = np.array([packed >> 16, packed >> 8 & 255, packed & 255], dtype=np.int32)
+    return int(((colours().astype(np.int32) - levels) ** 2).sum(axis=1).argmin())
+
+
+def png(image: np.ndarray) -> bytes:
+    """A picture of palette indices (``indices``) as a PNG."""
+    from PIL import Image
+
+    picture = Image.fromarray(image, "P")
+    picture.putpalette(colours().tobytes())
+    buffer = io.BytesIO()
+    picture.save(buffer, "png", compress_level=COMPRESS_LEVEL)
+    return buffer.getvalue()
+
+
+def make() -> list[str]:
+    """The palette of the reference pictures of the bundled data set, as ``#rrggbb`` strings."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    from shared import analysis, job_picture
+    from shared.config import BUNDLED_DATASET
+    from shared.dataset_csv import read_dataset_csv
+
+    dataset = read_dataset_csv(BUNDLED_DATASET)
+    columns, malignant = dataset.columns, dataset.malignant.astype(bool)
+    pictures = []
+    for features in REFERENCE_SAMPLES:
+        sample = {f: float(np.median(columns[f])) for f in features}
+        histograms = {f: analysis.histogram(columns[f], malignant, 20) for f in features}
+        canvas = FigureCanvasAgg(job_picture.full(sample, job_picture.Data(columns, malignant, histograms)))
+        canvas.draw()
+        pictures.append(np.asarray(canvas.buffer_rgba())[..., :3])
+    mosaic = Image.fromarray(np.concatenate(pictures, axis=0))
+    palette = mosaic.quantize(COLOURS, method=Image.Quantize.MAXCOVERAGE).getpalette()[: 3 * COLOURS]
+    colours = [bytes(palette[i : i + 3]).hex() for i in range(0, len(palette), 3)]
+    return [f"#{colour}" for colour in colours]
+
+
+def main() -> int:
+    PALETTE_PATH.write_text("\n".join(make()) + "\n")
+    print(f"wrote {PALETTE_PATH}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
