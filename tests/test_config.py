@@ -44,3 +44,30 @@ def test_values_from_the_environment() -> None:
 def test_unusable_values_are_named_in_the_error(environ: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match=next(iter(environ))):
         load_config(environ)
+
+
+def test_logs_are_text_and_export_is_off_unless_asked() -> None:
+    config = load_config({})
+    assert (config.log_format, config.service, config.otel_export) == ("text", "tumorscope", False)
+
+
+def test_log_format_service_and_opentelemetry_from_the_environment() -> None:
+    config = load_config(
+        {
+            "LOG_FORMAT": "JSON",
+            "FUNCTION_TARGET": "render",  # functions-framework sets it from --target
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector.observability:4318",
+        }
+    )
+    assert (config.log_format, config.service, config.otel_export) == ("json", "render", True)
+    assert config.otel_service_name == "render"
+    assert load_config({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"}).otel_export
+    assert load_config({"OTEL_SERVICE_NAME": "tumorscope-render"}).otel_service_name == "tumorscope-render"
+    assert not load_config(
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}
+    ).otel_export
+
+
+def test_an_unknown_log_format_is_refused() -> None:
+    with pytest.raises(ConfigError, match="LOG_FORMAT"):
+        load_config({"LOG_FORMAT": "xml"})
