@@ -34,12 +34,14 @@ class OtlpReceiver:
     def __init__(self) -> None:
         self.spans: list[dict] = []
         self.metrics: list[dict] = []
+        self.bodies: list[bytes] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 assert self.headers["Content-Type"] == "application/x-protobuf"
+                receiver.bodies.append(body)
                 if self.path == "/v1/traces":
                     receiver._add_spans(ExportTraceServiceRequest.FromString(body))
                     answer = ExportTraceServiceResponse()
@@ -127,7 +129,7 @@ def test_a_job_is_one_trace_and_its_metrics_are_exported(
     submit = function_processes.start("submit", {**environ, "K_SINK": render})
     answer = requests.post(
         f"{submit}/submit",
-        json={"radius_mean": 14.5},
+        json={"radius_mean": 14.5171},
         headers={"traceparent": f"00-{TRACE_ID}-{CLIENT_SPAN}-01"},
         timeout=60,
     )
@@ -158,6 +160,8 @@ def test_a_job_is_one_trace_and_its_metrics_are_exported(
     assert any(
         s["service"] == "render" and s["scope"].endswith("redis") and s["trace_id"] == TRACE_ID for s in spans
     )
+
+    assert not any(b"14.5171" in body for body in otlp.bodies)  # Redis commands are exported as "HSET ? ?"
 
     # The lines name the exported spans, so a log store and a tracing backend meet on span_id.
     submit_lines = json_lines(function_processes.log_dir / f"submit-{submit.rsplit(':', 1)[1]}.log")
