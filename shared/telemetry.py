@@ -57,12 +57,7 @@ def start(app: flask.Flask, service_name: str) -> None:
         plot_cache=meter.create_counter(
             "tumorscope.plot_cache.requests", unit="{request}", description="plot cache hits and misses"
         ),
-        providers=(tracer_provider, meter_provider),
     )
-
-
-def enabled() -> bool:
-    return bool(_state)
 
 
 def _as_trace_context(span: Any) -> tracing.TraceContext | None:
@@ -114,9 +109,3 @@ def record_render(seconds: float, outcome: str) -> None:
 def count_plot_cache(hit: bool) -> None:
     if _state:
         _state["plot_cache"].add(1, {"result": "hit" if hit else "miss"})
-
-
-def flush() -> None:
-    """Export what is buffered now (tests; a process about to exit)."""
-    for provider in _state.get("providers", ()):
-        provider.force_flush()

@@ -99,7 +99,7 @@ def test_every_line_of_every_function_is_json(tmp_path: Path, function_processes
     [refused] = [line for line in lines["status"] if line.get("status_code") == 400]
     assert refused["error_code"] == "invalid_job_id"
     [histogram] = [line for line in lines["graph"] if line.get("path") == "/graph/histogram"]
-    assert histogram["status_code"] == 200
+    assert (histogram["status_code"], histogram["cache"]) == (200, "miss")
     assert len(histogram["trace_id"]) == 32
 
 

@@ -105,8 +105,9 @@ def cached(
             return make(version)
 
     body, hit = PLOT_CACHE.get_or_render(digest, draw)
-    telemetry.count_plot_cache(hit)
     headers["X-Cache"] = "hit" if hit else "miss"
+    logs.bind(cache=headers["X-Cache"])
+    telemetry.count_plot_cache(hit)
     return flask.Response(body, mimetype=media_type, headers=headers)
 
 
