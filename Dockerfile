@@ -6,6 +6,11 @@
 #                --build-arg SIGNATURE=cloudevent -t tumorscope/render .
 #   docker build --build-arg FUNCTION=render --build-arg TARGET=graph -t tumorscope/graph .
 #
+# TELEMETRY=1 also installs requirements-otel.txt (OpenTelemetry's SDK, OTLP exporter and
+# instrumentations), which the functions use only when OTEL_* variables are set. Images are
+# built without it by default: redis-py imports opentelemetry whenever it is installed, which
+# would put tens of milliseconds on every cold start (docs/deploy.md, "Traces").
+#
 # FUNCTION is the folder under functions/ (its requirements.txt and main.py), TARGET the
 # entry point in that main.py, SIGNATURE functions-framework's signature type. `make build`
 # (docker compose build) passes them; docker-compose.yml holds the four combinations.
@@ -15,11 +20,15 @@ ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS dependencies
 ARG FUNCTION=submit
+ARG TELEMETRY=
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 COPY functions/${FUNCTION}/requirements.txt /tmp/requirements.txt
+COPY requirements-otel.txt /tmp/requirements-otel.txt
 # Every requirement ships wheels for this platform: no compiler is needed, none is installed.
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --only-binary=:all: -r /tmp/requirements.txt
+    && /opt/venv/bin/pip install --only-binary=:all: -r /tmp/requirements.txt \
+    && if [ -n "$TELEMETRY" ]; then \
+        /opt/venv/bin/pip install --only-binary=:all: -r /tmp/requirements-otel.txt -c /tmp/requirements.txt; fi
 
 FROM ${PYTHON_IMAGE}
 ARG FUNCTION=submit
@@ -36,7 +45,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     FUNCTION_TARGET=${TARGET} \
     FUNCTION_SIGNATURE_TYPE=${SIGNATURE} \
     PORT=8080 \
-    THREADS=4
+    THREADS=4 \
+    LOG_FORMAT=json
 COPY --from=dependencies /opt/venv /opt/venv
 WORKDIR /app
 COPY --chown=root:root shared/ shared/

@@ -11,7 +11,9 @@ ENV ?= test
 # The compose command: empty picks docker compose where a Docker engine answers, else
 # docker-compose against podman's API (containers/compose.sh); set it to choose.
 COMPOSE ?=
-CONTAINERS := REGISTRY=$(REGISTRY) TAG=$(TAG) COMPOSE="$(COMPOSE)" containers/compose.sh
+# TELEMETRY=1 builds images with OpenTelemetry installed (requirements-otel.txt; docs/deploy.md).
+TELEMETRY ?=
+CONTAINERS := REGISTRY=$(REGISTRY) TAG=$(TAG) TELEMETRY=$(TELEMETRY) COMPOSE="$(COMPOSE)" containers/compose.sh
 DEPLOY := $(BIN)/python -m knative.deploy
 
 .PHONY: help venv dev test lint format bench clean build push up down logs deploy smoke load-dataset load soak test-containers
@@ -19,16 +21,24 @@ DEPLOY := $(BIN)/python -m knative.deploy
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(STAMP): requirements-dev.txt functions/*/requirements.txt
+# OpenTelemetry goes to a folder of its own, $(OTEL_SITE), not into .venv: redis-py imports
+# opentelemetry whenever it is installed, and .venv stands for the images, which have none
+# (tests/test_telemetry.py puts the folder on the functions' PYTHONPATH).
+OTEL_SITE := $(VENV)/otel
+
+$(STAMP): requirements-dev.txt requirements-otel.txt functions/*/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	rm -rf $(OTEL_SITE)
+	$(BIN)/python -m pip install --quiet --target $(OTEL_SITE) -r requirements-otel.txt \
+		-c functions/submit/requirements.txt -c functions/render/requirements.txt
 	touch $@
 
 venv: $(STAMP) ## create .venv and install the requirements
 
 dev: $(STAMP) ## run redis and the four functions locally (Ctrl-C stops them)
-	$(BIN)/python -m shared.devserver
+	@$(BIN)/python -m shared.devserver
 
 # $(call debian_package,COMMAND,PACKAGE): install Debian's PACKAGE if COMMAND is missing (as root), else say how.
 define debian_package

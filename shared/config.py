@@ -32,10 +32,25 @@ class Config:
     max_body_bytes: int = 65536
     cache_ttl_seconds: int = 3600
     log_level: str = "INFO"
-    #: functions-framework's --target (it sets FUNCTION_TARGET): render and graph share one source.
-    function_target: str = ""
+    #: ``text`` (``LEVEL service message``) or ``json`` (one object a line, for a log store).
+    log_format: str = "text"
+    #: The function's name in its lines: functions-framework sets FUNCTION_TARGET from --target.
+    service: str = "tumorscope"
+    #: Whether the standard OTEL_* variables ask for OpenTelemetry export (shared/telemetry.py).
+    otel_export: bool = False
+    #: The service name spans and metrics carry: OTEL_SERVICE_NAME, else ``service``.
+    otel_service_name: str = "tumorscope"
     #: Whether render draws every panel background ahead of the jobs, while it has none to draw.
     render_warm_up: bool = True
+
+
+LOG_FORMATS = ("text", "json")
+#: Any of these set (and OTEL_SDK_DISABLED not true) turns export on; the SDK reads the rest itself.
+OTEL_EXPORT_VARIABLES = (
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+)
 
 
 def _number(environ: Mapping[str, str], name: str, default: float, kind: type) -> float:
@@ -73,10 +88,24 @@ def _ce_overrides(raw: str) -> dict[str, str]:
     return {str(key): str(value) for key, value in extensions.items()}
 
 
+def _log_format(environ: Mapping[str, str]) -> str:
+    value = (environ.get("LOG_FORMAT") or "text").strip().lower()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT={value!r}: expected {' or '.join(LOG_FORMATS)}")
+    return value
+
+
+def _otel_export(environ: Mapping[str, str]) -> bool:
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    return any(environ.get(name, "").strip() for name in OTEL_EXPORT_VARIABLES)
+
+
 def load_config(environ: Mapping[str, str] = os.environ) -> Config:
     """Read the configuration from the environment; unset or empty values take the defaults."""
     defaults = Config()
     redis_url = environ.get("REDIS_URL") or defaults.redis_url
+    service = environ.get("FUNCTION_TARGET", "").strip() or defaults.service
     return Config(
         redis_url=redis_url,
         cache_redis_url=environ.get("CACHE_REDIS_URL", "").strip() or redis_url,
@@ -96,6 +125,9 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
         max_body_bytes=int(_number(environ, "MAX_BODY_BYTES", defaults.max_body_bytes, int)),
         cache_ttl_seconds=int(_number(environ, "CACHE_TTL_SECONDS", defaults.cache_ttl_seconds, int)),
         log_level=(environ.get("LOG_LEVEL") or defaults.log_level).upper(),
-        function_target=environ.get("FUNCTION_TARGET", "").strip(),
+        log_format=_log_format(environ),
+        service=service,
+        otel_export=_otel_export(environ),
+        otel_service_name=environ.get("OTEL_SERVICE_NAME", "").strip() or service,
         render_warm_up=_flag(environ, "RENDER_WARM_UP", defaults.render_warm_up),
     )

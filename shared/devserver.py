@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import logging
 import os
 import shutil
 import signal
@@ -282,7 +283,38 @@ def _check_ports(wanted: Mapping[str, int]) -> None:
         )
 
 
-def _print_ready(ports: Mapping[str, int], seconds: float) -> None:
+class Say:
+    """The devserver's own lines: text for a terminal, or (LOG_FORMAT=json) JSON lines of service devserver.
+
+    With LOG_FORMAT=json every line ``make dev`` prints is JSON, its functions' and its own; its
+    own are told apart by ``"service": "devserver"``.
+    """
+
+    def __init__(self, log_format: str) -> None:
+        self.json = log_format == "json"
+        self.log = logging.getLogger("tumorscope.devserver")
+        if self.json:
+            from shared.logs import JsonFormatter
+
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(JsonFormatter("devserver"))
+            self.log.handlers[:] = [handler]
+            self.log.propagate = False
+            self.log.setLevel(logging.INFO)
+
+    def __call__(self, text: str, *, error: bool = False, **fields: Any) -> None:
+        """Print ``text`` (to stderr if an ``error``), or log it as one JSON line with ``fields``."""
+        if self.json:
+            self.log.log(logging.ERROR if error else logging.INFO, text.strip(), extra={"fields": fields})
+        else:
+            print(text, file=sys.stderr if error else sys.stdout, flush=True)
+
+
+def _print_ready(say: Say, ports: Mapping[str, int], seconds: float) -> None:
+    if say.json:
+        urls = {name: f"http://localhost:{port}" for name, port in ports.items()}
+        say(f"ready in {seconds:.1f} s", urls=urls)
+        return
     print(f"\nready in {seconds:.1f} s. Try:\n")
     print(
         f"  curl -X POST http://localhost:{ports['submit']}/submit \\\n"
@@ -302,6 +334,7 @@ def main() -> int:
     from shared.redis_client import connect
 
     started = time.perf_counter()
+    say = Say(os.environ.get("LOG_FORMAT", "").strip().lower())
     processes: list[subprocess.Popen] = []
     signalled: list[int] = []
 
@@ -321,7 +354,7 @@ def main() -> int:
         if not redis_url:
             processes.append(start_redis(redis_port, ROOT / ".dev" / "redis"))
             redis_url = f"redis://127.0.0.1:{redis_port}/0"
-            print(f"redis    {redis_url} (its own redis-server, data in .dev/redis)")
+            say(f"redis    {redis_url} (its own redis-server, data in .dev/redis)")
         environ = {
             "REDIS_URL": redis_url,
             "K_SINK": f"http://127.0.0.1:{ports['render']}",
@@ -330,25 +363,25 @@ def main() -> int:
         }
         config = load_config({**os.environ, **environ})
         meta = load_file(connect(redis_url, 30), config.dataset_path)
-        print(f"data set {meta['rows']} rows from {meta['source']}, version {meta['version'][:12]}")
+        say(f"data set {meta['rows']} rows from {meta['source']}, version {meta['version'][:12]}")
         for name in START_ORDER:
             if interrupted():
                 raise Interrupted
             processes.append(start_function(SPECS[name], ports[name], environ, interrupted=interrupted))
-            print(f"{name:8} http://localhost:{ports[name]}", flush=True)
-        _print_ready(ports, time.perf_counter() - started)
+            say(f"{name:8} http://localhost:{ports[name]}")
+        _print_ready(say, ports, time.perf_counter() - started)
         while not interrupted():
             if any(process.poll() is not None for process in processes):
                 dead = [" ".join(map(str, p.args[:3])) for p in processes if p.poll() is not None]
-                print(f"make dev: {'; '.join(dead)} exited; stopping the rest", file=sys.stderr)
+                say(f"make dev: {'; '.join(dead)} exited; stopping the rest", error=True)
                 return 1
             time.sleep(0.1)
         raise Interrupted
     except StartError as error:
-        print(f"make dev: {error}", file=sys.stderr)
+        say(f"make dev: {error}", error=True)
         return 1
     except Interrupted:
-        print(f"\nstopping ({signal.Signals(signalled[0]).name})", flush=True)
+        say(f"\nstopping ({signal.Signals(signalled[0]).name})")
         return 0
     finally:
         stop(processes)

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
+from shared.tracing import TraceContext
+
 if TYPE_CHECKING:  # requests is imported by send(): render and graph, which never send, skip its ~50 ms
     import requests
 
@@ -23,10 +25,20 @@ class SinkError(Exception):
     """The event sink did not accept the event."""
 
 
-def job_submitted(job_id: str, features: Mapping[str, float], extensions: Mapping[str, str]) -> CloudEvent:
-    """The event for a new job: subject is the job id, data the submitted features."""
+def job_submitted(
+    job_id: str,
+    features: Mapping[str, float],
+    extensions: Mapping[str, str],
+    trace: TraceContext | None = None,
+) -> CloudEvent:
+    """The event for a new job: subject is the job id, data the submitted features.
+
+    With ``trace`` (submit's span), it carries the CloudEvents distributed-tracing extension
+    (``traceparent``, ``tracestate``), so that render continues the same trace past the Broker.
+    """
     attributes = {
         **extensions,
+        **(trace.attributes() if trace else {}),
         "type": JOB_SUBMITTED,
         "source": SOURCE,
         "subject": job_id,
@@ -46,6 +58,8 @@ def send(
     if not sink:
         raise SinkError("K_SINK is not set")
     headers, body = to_binary(event)
+    if "traceparent" in event:  # the transport's own trace header too, for a Broker that traces
+        headers["traceparent"] = event["traceparent"]
     import requests
 
     post = (session or requests).post

@@ -13,6 +13,7 @@ import flask
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 
+from shared import logs
 from shared.errors import ApiError, at_capacity, bad_request, unavailable
 from shared.redis_client import FULL_ERROR, UNAVAILABLE_ERRORS
 
@@ -118,6 +119,7 @@ def read_json(request: flask.Request, max_bytes: int) -> Any:
 
 
 def _api_error(error: ApiError) -> flask.Response:
+    logs.bind(error_code=error.code)
     return json_response(error.body(), error.status, error.headers)
 
 
@@ -125,6 +127,7 @@ def _http_error(error: HTTPException) -> flask.Response:
     status = error.code or 500
     if status >= 500:
         log.error("internal error: %r", getattr(error, "original_exception", error))
+        logs.bind(error_code="internal")
         return json_response(
             {"error": {"code": "internal", "message": "internal error; it has been logged"}},
             500,
@@ -132,6 +135,7 @@ def _http_error(error: HTTPException) -> flask.Response:
     headers = {k: v for k, v in error.get_headers() if k.lower() not in {"content-type", "content-length"}}
     code = (error.name or "error").lower().replace(" ", "_")
     message = (error.description or error.name).splitlines()[0]  # no echo of headers or bodies
+    logs.bind(error_code=code)
     return json_response({"error": {"code": code, "message": message}}, status, headers)
 
 

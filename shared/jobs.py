@@ -90,6 +90,8 @@ class Job:
     error: str | None = None
     reason: str | None = None
     deadline_at: float | None = None
+    #: The W3C trace the job was submitted in: submit's and render's lines carry it too.
+    trace_id: str | None = None
 
     @classmethod
     def from_hash(cls, job_id: str, fields: dict[bytes, bytes]) -> Job:
@@ -110,6 +112,7 @@ class Job:
             error=text(b"error"),
             reason=text(b"reason") or (ERROR if status == FAILED else None),
             deadline_at=number(b"deadline_at"),
+            trace_id=text(b"trace_id"),
         )
 
     def overdue(self, now: float) -> bool:
@@ -136,6 +139,8 @@ class Job:
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
         }
+        if self.trace_id:
+            body["trace_id"] = self.trace_id
         if self.status == FAILED:
             body["reason"] = self.reason
             body["error"] = self.error
@@ -163,14 +168,15 @@ class JobStore:
         """Where an Idempotency-Key's job is kept (hashed: a client's key is not a Redis key)."""
         return f"tumorscope:idempotency:{hashlib.sha256(key.encode()).hexdigest()}"
 
-    def _new(self, features: dict[str, float]) -> tuple[Job, dict[str, Any]]:
+    def _new(self, features: dict[str, float], trace_id: str | None) -> tuple[Job, dict[str, Any]]:
         now = time.time()
-        job = Job(new_job_id(), QUEUED, features, now, deadline_at=now + self.deadline)
+        job = Job(new_job_id(), QUEUED, features, now, deadline_at=now + self.deadline, trace_id=trace_id)
         fields = {
             "status": job.status,
             "features": json.dumps(features),
             "submitted_at": job.submitted_at,
             "deadline_at": job.deadline_at,
+            **({"trace_id": trace_id} if trace_id else {}),
         }
         return job, fields
 
@@ -195,21 +201,23 @@ class JobStore:
         pipe.hset(self.key(job.job_id), mapping=fields).expire(self.key(job.job_id), self.ttl)
         pipe.zadd(UNFINISHED, {job.job_id: job.deadline_at})
 
-    def create(self, features: dict[str, float]) -> Job:
-        job, fields = self._new(features)
+    def create(self, features: dict[str, float], trace_id: str | None = None) -> Job:
+        job, fields = self._new(features, trace_id)
         with self.redis.pipeline() as pipe:
             self._add(pipe, job, fields)
             pipe.execute()
         return job
 
-    def create_once(self, features: dict[str, float], idempotency_key: str) -> tuple[Job, bool]:
+    def create_once(
+        self, features: dict[str, float], idempotency_key: str, trace_id: str | None = None
+    ) -> tuple[Job, bool]:
         """The job an earlier request with this key created (and False), or a new one (and True).
 
         The key and the job are written in one transaction, so concurrent requests with one key
         make one job. The same key with a different sample is a 409.
         """
         where = self.idempotency_key(idempotency_key)
-        job, fields = self._new(features)
+        job, fields = self._new(features, trace_id)
         record = json.dumps({"job_id": job.job_id, "fingerprint": fingerprint(features)})
 
         def claim(pipe: redis.client.Pipeline) -> bytes | None:
@@ -233,7 +241,7 @@ class JobStore:
         existing = self.get(claimed["job_id"])
         if existing is None:  # deleted behind our back: the key no longer stands for a job
             self.redis.delete(where)
-            return self.create_once(features, idempotency_key)
+            return self.create_once(features, idempotency_key, trace_id)
         return existing, False
 
     def forget_idempotency_key(self, idempotency_key: str, job_id: str) -> None:

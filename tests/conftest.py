@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 import redis
+from helpers import LocalServer
 
 from shared.config import BUNDLED_DATASET
 from shared.dataset import load_file
@@ -99,7 +99,7 @@ class Received:
     body: bytes
 
 
-class EventSink:
+class EventSink(LocalServer):
     """A real HTTP server standing in for the Knative Broker: records requests, answers ``status``."""
 
     def __init__(self) -> None:
@@ -118,17 +118,10 @@ class EventSink:
             def log_message(self, *_args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture
 def event_sink() -> Iterator[EventSink]:
-    sink = EventSink()
-    yield sink
-    sink.close()
+    with EventSink() as sink:
+        yield sink

@@ -3,6 +3,32 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from shared.devserver import ROOT
+
+
+class LocalServer:
+    """A real HTTP server on a free loopback port, serving ``handler`` until closed."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __enter__(self) -> LocalServer:
+        return self
+
+    def __exit__(self, *_exception) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def error_of(response) -> dict:
@@ -12,3 +38,30 @@ def error_of(response) -> dict:
     assert set(body) == {"error"}
     assert {"code", "message"} <= set(body["error"])
     return body["error"]
+
+
+#: Where ``make venv`` installs requirements-otel.txt: apart from .venv, which stands for the
+#: images (redis-py imports opentelemetry whenever it is installed). Put it on a function's PYTHONPATH.
+OTEL_SITE = Path(sys.prefix) / "otel"
+
+
+def with_opentelemetry(environ: dict[str, str]) -> dict[str, str]:
+    """``environ`` for a function that can import OpenTelemetry, as in an image built with TELEMETRY=1."""
+    assert (OTEL_SITE / "opentelemetry" / "sdk").is_dir(), f"{OTEL_SITE} is missing: run make venv"
+    return {**environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(OTEL_SITE)])}
+
+
+def json_lines(path: Path) -> list[dict]:
+    """Every line of a log file, each of which must be a JSON object with severity, message, time."""
+    lines = path.read_text().splitlines()
+    assert lines, f"{path.name} is empty"
+    parsed = []
+    for text in lines:
+        line = json.loads(text)  # fails the test on any line that is not JSON
+        assert isinstance(line, dict), text
+        assert line["severity"] in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}, text
+        assert isinstance(line["message"], str), text
+        assert isinstance(line["service"], str), text
+        assert isinstance(line["time"], str), text
+        parsed.append(line)
+    return parsed

@@ -148,6 +148,8 @@ class Broker:
 
     def __init__(self, render_urls: list[str]) -> None:
         self.pending: queue.Queue = queue.Queue()
+        #: Every request accepted, as (headers, body), in order of arrival.
+        self.received: list[tuple[dict[str, str], bytes]] = []
         self.released = threading.Event()
         self.acknowledged = 0
         self.retries = Counter()
@@ -158,6 +160,7 @@ class Broker:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                broker.received.append((dict(self.headers), body))
                 broker.pending.put((dict(self.headers), body))
                 self.send_response(202)
                 self.send_header("Content-Length", "0")

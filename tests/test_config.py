@@ -46,14 +46,36 @@ def test_unusable_values_are_named_in_the_error(environ: dict[str, str]) -> None
         load_config(environ)
 
 
+def test_logs_are_text_and_export_is_off_unless_asked() -> None:
+    config = load_config({})
+    assert (config.log_format, config.service, config.otel_export) == ("text", "tumorscope", False)
+
+
+def test_log_format_service_and_opentelemetry_from_the_environment() -> None:
+    config = load_config(
+        {
+            "LOG_FORMAT": "JSON",
+            "FUNCTION_TARGET": "render",  # functions-framework sets it from --target
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector.observability:4318",
+        }
+    )
+    assert (config.log_format, config.service, config.otel_export) == ("json", "render", True)
+    assert config.otel_service_name == "render"
+    assert load_config({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"}).otel_export
+    assert load_config({"OTEL_SERVICE_NAME": "tumorscope-render"}).otel_service_name == "tumorscope-render"
+    assert not load_config(
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}
+    ).otel_export
+
+
+def test_an_unknown_log_format_is_refused() -> None:
+    with pytest.raises(ConfigError, match="LOG_FORMAT"):
+        load_config({"LOG_FORMAT": "xml"})
+
+
 def test_render_warms_its_backgrounds_up_unless_told_not_to() -> None:
     assert load_config({}).render_warm_up is True
     assert load_config({"RENDER_WARM_UP": "false"}).render_warm_up is False
     assert load_config({"RENDER_WARM_UP": " True "}).render_warm_up is True
     with pytest.raises(ConfigError, match="RENDER_WARM_UP='sometimes' is not true or false"):
         load_config({"RENDER_WARM_UP": "sometimes"})
-
-
-def test_the_function_target_is_the_one_functions_framework_sets() -> None:
-    assert load_config({"FUNCTION_TARGET": "graph"}).function_target == "graph"
-    assert load_config({}).function_target == ""

@@ -6,6 +6,7 @@ The devserver runs here as a terminal runs it: in a process group of its own, wh
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -200,3 +201,37 @@ def test_stop_ends_a_worker_whose_leader_already_exited(tmp_path) -> None:
 
     _gone, alive = psutil.wait_procs([orphan], timeout=1)
     assert alive == []
+
+
+def test_with_log_format_json_every_line_is_json_and_a_job_is_followed_by_its_trace() -> None:
+    """What a log pipeline needs from ``LOG_FORMAT=json make dev``, start and stop included."""
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    dev = Dev({**dev_environment(), "LOG_FORMAT": "json"})
+    try:
+        dev.wait_until_listening()
+        job_id = requests.post(
+            f"{dev.url('SUBMIT_PORT')}/submit",
+            json={"radius_mean": 14.5},
+            headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
+            timeout=30,
+        ).json()["job_id"]
+        assert (
+            requests.get(f"{dev.url('STATUS_PORT')}/status/{job_id}", timeout=5).json()["trace_id"]
+            == trace_id
+        )
+    except BaseException:
+        dev.process.kill()
+        raise
+    stop_group_and_wait(dev, signal.SIGTERM)
+
+    lines = [json.loads(line) for line in dev.output]  # fails on any line that is not JSON
+    assert all({"severity", "message", "service", "time"} <= line.keys() for line in lines)
+    assert {line["service"] for line in lines} == {"devserver", "submit", "status", "render", "graph"}
+    assert any(line["service"] == "devserver" and line["message"].startswith("ready in") for line in lines)
+    for service in ("submit", "render"):
+        about_the_job = [
+            line for line in lines if line["service"] == service and line.get("job_id") == job_id
+        ]
+        assert about_the_job, service
+        assert {line["trace_id"] for line in about_the_job} == {trace_id}
+        assert any("duration_ms" in line for line in about_the_job), service

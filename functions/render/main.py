@@ -15,7 +15,7 @@ import functions_framework
 from cloudevents.http import CloudEvent
 from redis.exceptions import RedisError
 
-from shared import events, renderer
+from shared import events, logs, renderer, telemetry, tracing
 from shared.config import load_config
 from shared.dataset import ColumnCache, NoDataset
 from shared.dataset import info as dataset_info
@@ -23,12 +23,13 @@ from shared.errors import ApiError, bad_request, unavailable
 from shared.graphs import FORMATS, PLOTS, feature_table
 from shared.http import Route, Router, install_error_handlers, json_response
 from shared.jobs import JobStore, check_job_id
+from shared.observe import observe
 from shared.plot_cache import BROWSER_MAX_AGE_SECONDS, PlotCache
 from shared.redis_client import connect
 from shared.renderer import Outcome, Renderer, dead_letter_reason, is_dead_lettered
 
 CONFIG = load_config()
-logging.basicConfig(level=CONFIG.log_level, format="%(levelname)s render %(message)s")
+observe(CONFIG)  # the service is render or graph: functions-framework's --target
 log = logging.getLogger("tumorscope")
 REDIS = connect(CONFIG.redis_url, CONFIG.redis_timeout_seconds)
 COLUMNS = ColumnCache(REDIS, CONFIG.dataset_path)
@@ -65,7 +66,7 @@ def warm_up() -> None:
     )
 
 
-if CONFIG.function_target == "render" and CONFIG.render_warm_up:
+if CONFIG.service == "render" and CONFIG.render_warm_up:
     # functions-framework imports this module in gunicorn's arbiter, which forks the worker that
     # serves: the warm-up thread belongs in the worker.
     os.register_at_fork(
@@ -81,18 +82,37 @@ def render(event: CloudEvent) -> None:
             "unexpected_event", f"render takes {events.JOB_SUBMITTED} events, not {event['type']}"
         )
     job_id = check_job_id(str(event.get("subject") or ""))
-    if is_dead_lettered(event.get_attributes()):  # the Trigger's deadLetterSink: retries ran out
-        reason = dead_letter_reason(event.get_attributes())
-        outcome = RENDERER.dead_letter(job_id, reason)
-        log.warning("job %s: event %s dead-lettered (%s): %s", job_id, event["id"], outcome.value, reason)
-        return
-    outcome = RENDERER.handle(job_id, event["source"], event["id"])
-    quiet = outcome in (Outcome.RENDERED, Outcome.ALREADY_DONE, Outcome.LOCKED)
-    log.log(
-        logging.INFO if quiet else logging.WARNING, "job %s: event %s %s", job_id, event["id"], outcome.value
-    )
+    logs.bind(job_id=job_id, event_id=event["id"])
+    attributes = event.get_attributes()
+    # The event's distributed-tracing attributes name submit's span: render's span is its child.
+    with telemetry.consumer_span(f"render {events.JOB_SUBMITTED}", attributes) as span:
+        tracing.set_current(span or tracing.from_carrier(attributes))
+        outcome = _handle(job_id, event)
     if outcome is Outcome.LOCKED:
         raise ApiError(409, "job_locked", f"job {job_id} is being rendered by another delivery")
+
+
+def _handle(job_id: str, event: CloudEvent) -> Outcome:
+    started = time.perf_counter()
+    attributes = event.get_attributes()
+    if is_dead_lettered(attributes):  # the Trigger's deadLetterSink: retries ran out
+        reason = dead_letter_reason(attributes)
+        outcome = RENDERER.dead_letter(job_id, reason)
+        log.warning("job %s: event %s dead-lettered (%s): %s", job_id, event["id"], outcome.value, reason)
+    else:
+        outcome = RENDERER.handle(job_id, event["source"], event["id"])
+        quiet = outcome in (Outcome.RENDERED, Outcome.ALREADY_DONE, Outcome.LOCKED)
+        log.log(
+            logging.INFO if quiet else logging.WARNING,
+            "job %s: event %s %s",
+            job_id,
+            event["id"],
+            outcome.value,
+        )
+    logs.bind(outcome=outcome.value)
+    telemetry.count_job(outcome.value)
+    telemetry.record_render(time.perf_counter() - started, outcome.value)
+    return outcome
 
 
 def cached(
@@ -112,6 +132,8 @@ def cached(
 
     body, hit = PLOT_CACHE.get_or_render(digest, draw)
     headers["X-Cache"] = "hit" if hit else "miss"
+    logs.bind(cache=headers["X-Cache"])
+    telemetry.count_plot_cache(hit)
     return flask.Response(body, mimetype=media_type, headers=headers)
 
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-
 import flask
 import functions_framework
 
+from shared import logs
 from shared.config import load_config
 from shared.errors import ApiError
 from shared.http import Route, Router, install_error_handlers, json_response
 from shared.jobs import COMPLETE, FAILED, JobStore, check_job_id, not_found
+from shared.observe import observe
 from shared.redis_client import connect
 
 CONFIG = load_config()
-logging.basicConfig(level=CONFIG.log_level, format="%(levelname)s status %(message)s")
+observe(CONFIG)
 JOBS = JobStore(
     connect(CONFIG.redis_url, CONFIG.redis_timeout_seconds),
     CONFIG.job_ttl_seconds,
@@ -36,9 +36,15 @@ def _check_parameters(request: flask.Request, allowed: tuple[str, ...]) -> None:
             raise ApiError(400, "invalid_parameter", f"{name} is given more than once")
 
 
+def _job_id(job_id: str) -> str:
+    """The valid job id of a path, bound to the request's log line."""
+    logs.bind(job_id=check_job_id(job_id))
+    return job_id
+
+
 def job_status(request: flask.Request, job_id: str) -> flask.Response:
     _check_parameters(request, ())
-    job = JOBS.get(check_job_id(job_id))
+    job = JOBS.get(_job_id(job_id))
     if job is None:
         raise not_found(job_id)
     return json_response(job.status_json())
@@ -57,7 +63,7 @@ def _wants_json(request: flask.Request) -> bool:
 
 def job_result(request: flask.Request, job_id: str) -> flask.Response:
     as_json = _wants_json(request)
-    job = JOBS.get(check_job_id(job_id))
+    job = JOBS.get(_job_id(job_id))
     if job is None:
         raise not_found(job_id)
     if job.status == FAILED:

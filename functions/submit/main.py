@@ -8,16 +8,17 @@ import flask
 import functions_framework
 import requests
 
-from shared import events
+from shared import events, logs, tracing
 from shared.config import load_config
 from shared.errors import at_capacity, unavailable
 from shared.features import parse_sample
 from shared.http import Route, Router, install_error_handlers, json_response, read_json
 from shared.jobs import SINK_FAILED, JobStore, check_idempotency_key
+from shared.observe import observe
 from shared.redis_client import FULL_ERROR, connect
 
 CONFIG = load_config()
-logging.basicConfig(level=CONFIG.log_level, format="%(levelname)s submit %(message)s")
+observe(CONFIG)
 log = logging.getLogger("tumorscope")
 JOBS = JobStore(
     connect(CONFIG.redis_url, CONFIG.redis_timeout_seconds),
@@ -41,16 +42,20 @@ def submit_sample(request: flask.Request) -> flask.Response:
         check_idempotency_key(key)
     sample = parse_sample(read_json(request, CONFIG.max_body_bytes))
     JOBS.ensure_room()
+    trace = tracing.current()
+    trace_id = trace.trace_id if trace else None
     if key is None:
-        job, created = JOBS.create(sample), True
+        job, created = JOBS.create(sample, trace_id), True
     else:
-        job, created = JOBS.create_once(sample, key)
+        job, created = JOBS.create_once(sample, key, trace_id)
+    logs.bind(job_id=job.job_id)
     links = _links(job.job_id)
     body = {"job_id": job.job_id, "status": job.status, **links}
     if not created:
         log.info("job %s: the same sample again under its Idempotency-Key", job.job_id)
         return json_response(body, 200, {"Location": links["status_url"], "Idempotent-Replayed": "true"})
-    event = events.job_submitted(job.job_id, sample, CONFIG.ce_overrides)
+    event = events.job_submitted(job.job_id, sample, CONFIG.ce_overrides, trace)
+    logs.bind(event_id=event["id"])
     try:
         events.send(event, CONFIG.k_sink, CONFIG.sink_timeout_seconds, session=SINK)
     except events.SinkError as error:
