@@ -17,6 +17,7 @@ from shared.config import load_config
 from shared.dataset import ColumnCache, NoDataset
 from shared.dataset import info as dataset_info
 from shared.errors import ApiError, bad_request, unavailable
+from shared.explorer import Explorer
 from shared.graphs import FORMATS, PLOTS, feature_table
 from shared.http import Route, Router, install_error_handlers, json_response
 from shared.jobs import JobStore, check_job_id
@@ -43,6 +44,7 @@ PLOT_CACHE = PlotCache(CACHE, CONFIG.cache_ttl_seconds)
 #: flight costs a figure's memory (THREADS=4 drawing together peaked near 170 MiB, see BENCHMARKS.md).
 #: The other threads still answer cached plots and health checks meanwhile.
 DRAWING = threading.BoundedSemaphore(1)
+EXPLORER = Explorer(CONFIG.submit_base_url, CONFIG.status_base_url)
 install_error_handlers(functions_framework.errorhandler)
 
 
@@ -124,7 +126,12 @@ ROUTER = Router(
         Route("GET", "/graph/pairs", graph_route("pairs"), "pair plot of 2 to 5 features by diagnosis"),
         Route("GET", "/features", features, "every feature: unit, description, statistics per diagnosis"),
         Route("GET", "/dataset", dataset, "the loaded data set: version, rows, class counts"),
+        Route("GET", "/explorer/explorer.css", partial(EXPLORER.static, name="explorer.css"), "the page's CSS"),
+        Route("GET", "/explorer/explorer.js", partial(EXPLORER.static, name="explorer.js"), "the page's script"),
+        Route("GET", "/explorer/icon.svg", partial(EXPLORER.static, name="icon.svg"), "the page's icon"),
+        Route("GET", "/explorer/services", EXPLORER.services, "where the page finds submit and status"),
     ],
+    page=EXPLORER.page,  # GET / in a browser: the explorer page
 )
 
 
