@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import flask
 
-from shared.http import json_response
+from shared.http import Route, json_response
 
 STATIC = Path(__file__).parent / "static"
+#: The files the page loads besides itself, with what each is.
+ASSETS = {"explorer.css": "the page's stylesheet", "explorer.js": "the page's script", "icon.svg": "its icon"}
 MEDIA_TYPES = {".html": "text/html", ".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 #: Revalidate every time: a 304 costs no body, and a new deployment's page is seen at once.
 CACHE_CONTROL = "no-cache"
@@ -41,6 +43,12 @@ class Explorer:
 
     submit_base_url: str = ""
     status_base_url: str = ""
+
+    def routes(self) -> list[Route]:
+        """The routes of the page's files and of where it finds submit and status (GET / is the page)."""
+        files = [Route("GET", f"/explorer/{n}", partial(self.static, name=n), s) for n, s in ASSETS.items()]
+        services = Route("GET", "/explorer/services", self.services, "where the page finds submit and status")
+        return [*files, services]
 
     def static(self, request: flask.Request, name: str) -> flask.Response:
         """One file of shared/static/, with its ETag; 304 when ``If-None-Match`` names it."""

@@ -126,10 +126,7 @@ ROUTER = Router(
         Route("GET", "/graph/pairs", graph_route("pairs"), "pair plot of 2 to 5 features by diagnosis"),
         Route("GET", "/features", features, "every feature: unit, description, statistics per diagnosis"),
         Route("GET", "/dataset", dataset, "the loaded data set: version, rows, class counts"),
-        Route("GET", "/explorer/explorer.css", partial(EXPLORER.static, name="explorer.css"), "the page's CSS"),
-        Route("GET", "/explorer/explorer.js", partial(EXPLORER.static, name="explorer.js"), "the page's script"),
-        Route("GET", "/explorer/icon.svg", partial(EXPLORER.static, name="icon.svg"), "the page's icon"),
-        Route("GET", "/explorer/services", EXPLORER.services, "where the page finds submit and status"),
+        *EXPLORER.routes(),
     ],
     page=EXPLORER.page,  # GET / in a browser: the explorer page
 )
