@@ -133,6 +133,18 @@ def test_the_functions_json_answers_and_headers_pass_through(gateway):
     assert error_of(bad)
 
 
+def test_the_explorer_page_and_what_it_reads_come_through_the_gateway_on_one_origin(gateway):
+    page = requests.get(f"{gateway}/", headers={"Accept": "text/html,*/*;q=0.8"}, timeout=10)
+    assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert 'id="sample-form"' in page.text
+    assert requests.get(f"{gateway}/", timeout=10).json()["service"] == "graph"  # curl: the JSON index
+
+    for path in ("/explorer/explorer.js", "/explorer/explorer.css", "/features", "/dataset"):
+        assert requests.get(f"{gateway}{path}", timeout=30).status_code == 200, path
+    # graph has no SUBMIT_BASE_URL here, as in compose: the page posts to its own origin's /submit.
+    assert requests.get(f"{gateway}/explorer/services", timeout=10).json()["submit"] == "/submit"
+
+
 def test_paths_the_gateway_does_not_route_get_a_json_404(gateway):
     response = requests.get(f"{gateway}/admin", timeout=10)
 
