@@ -139,7 +139,7 @@ def test_a_sample_is_placed_and_its_picture_and_summary_shown(page, problems, de
     assert re.fullmatch(rf"{dev['status']}/result/[0-9a-f]{{32}}", result.get_attribute("src"))
     summary = page.wait_for_selector("#summary:has-text('percentile')").inner_text()
     # radius_mean 14.5 is above 90.48 % of benign cases and 18.87 % of malignant ones (test_analysis).
-    assert re.search(r"radius_mean\s+14\.5\s+90\.5\s+18\.9", summary)
+    assert re.search(r"Radius \(mean\) \(px\)\s+14\.5\s+90\.5\s+18\.9", summary)
     assert "5 nearest cases" in summary
     assert "2 benign" in summary
     assert "3 malignant" in summary

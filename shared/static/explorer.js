@@ -169,7 +169,7 @@ async function followJob(job, services) {
   return new URL(job.result_url, services.status || location.href);
 }
 
-function summaryTable(summary) {
+function summaryTable(summary, features) {
   const head = element(
     "tr", {},
     element("th", { scope: "col" }, "Feature"),
@@ -180,21 +180,20 @@ function summaryTable(summary) {
   const rows = Object.entries(summary.features).map(([name, item]) =>
     element(
       "tr", {},
-      element("th", { scope: "row" }, name),
+      element("th", { scope: "row" }, features.get(name).label + unitSuffix(features.get(name))),
       element("td", {}, String(item.value)),
       element("td", {}, `${item.percentile.benign.toFixed(1)}`),
       element("td", {}, `${item.percentile.malignant.toFixed(1)}`),
     ),
   );
-  const caption = element(
-    "caption", { class: "hint" },
-    "A percentile is the share of that group's cases whose value is at most yours.",
+  const table = element("table", {}, element("thead", {}, head), element("tbody", {}, ...rows));
+  const explained = element(
+    "p", { class: "hint" }, "A percentile is the share of that group's cases whose value is at most yours.",
   );
-  return element("div", { class: "table-wrap" }, element("table", {}, caption, element("thead", {}, head),
-    element("tbody", {}, ...rows)));
+  return element("div", { class: "table-wrap" }, table, explained);
 }
 
-function showResult(image, summary) {
+function showResult(image, summary, features) {
   const n = summary.neighbours;
   const heading = element("h3", { tabindex: "-1" }, "Where your sample sits");
   const neighbours = element(
@@ -204,7 +203,7 @@ function showResult(image, summary) {
     element("span", { class: "malignant" }, `${n.malignant} malignant`), ".",
   );
   const panel = element(
-    "div", { id: "summary" }, summaryTable(summary), neighbours, element("p", { class: "note" }, summary.note),
+    "div", { id: "summary" }, summaryTable(summary, features), neighbours, element("p", { class: "note" }, summary.note),
   );
   $("#result").replaceChildren(heading, image, panel);
   heading.focus();
@@ -217,7 +216,7 @@ async function loadImage(url, id, alt) {
   return image;
 }
 
-async function submitSample(event, services) {
+async function submitSample(event, services, features) {
   event.preventDefault();
   clearErrors();
   const sample = readSample();
@@ -242,7 +241,7 @@ async function submitSample(event, services) {
       loadImage(result, "result-image", "Your sample marked on each feature's benign and malignant distributions"),
       fetch(`${result}?format=json`).then(json),
     ]);
-    showResult(image, summary);
+    showResult(image, summary, features);
     $("#sample-status").textContent = `Done: job ${body.job_id}.`;
   } catch (error) {
     $("#sample-error").textContent = `Could not place the sample: ${error.message}`;
@@ -286,7 +285,7 @@ async function start() {
   $("#plot-image").addEventListener("error", onPlotFailed);
   $("#plot-form").addEventListener("change", redraw);
   $("#plot-form").addEventListener("submit", (event) => { event.preventDefault(); redraw(); });
-  $("#sample-form").addEventListener("submit", (event) => submitSample(event, services));
+  $("#sample-form").addEventListener("submit", (event) => submitSample(event, services, features));
   $("#sample-form").addEventListener("reset", () => { clearErrors(); $("#result").replaceChildren(); });
   $("#sample-example").addEventListener("click", fillExample);
   redraw();
