@@ -50,9 +50,10 @@ define debian_package
 	fi
 endef
 
-test: $(STAMP) ## run the unit and integration tests (the gateway and compose checks need Debian's nginx and docker-compose)
+test: $(STAMP) ## run the unit and integration tests (the gateway, compose and browser checks need Debian's nginx, docker-compose, chromium)
 	$(call debian_package,nginx,nginx)
 	$(call debian_package,docker-compose,docker-compose)
+	$(call debian_package,chromium,chromium)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 load: $(STAMP) ## loopback load: LOAD_JOBS (1000) submits at LOAD_CONCURRENCY (32), every job completes (~5 min)

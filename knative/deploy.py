@@ -240,27 +240,60 @@ class Cluster:
         return True
 
 
+def public_wiring(urls: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """What each Service is told of the others' public URLs (those known in ``urls``, name -> URL).
+
+    submit's links point at status; graph's explorer page posts to submit and reads status, which
+    therefore let graph's origin call them from a browser (CORS).
+    """
+    wanted = {
+        "submit": {"STATUS_BASE_URL": "status", "CORS_ALLOWED_ORIGINS": "graph"},
+        "status": {"CORS_ALLOWED_ORIGINS": "graph"},
+        "graph": {"SUBMIT_BASE_URL": "submit", "STATUS_BASE_URL": "status"},
+    }
+    return {
+        service: {variable: urls[source] for variable, source in variables.items() if source in urls}
+        for service, variables in wanted.items()
+    }
+
+
+def _wire(objects: Objects, urls: Mapping[str, str], states: Mapping[str, Mapping[str, Any]]) -> list[dict]:
+    """Set each Service's wiring; the Services whose deployed values differ (to apply again)."""
+    changed = []
+    for name, variables in public_wiring(urls).items():
+        service = find(objects, "Service", name)
+        deployed = states.get(f"Service/{name}") or {}
+        for variable, value in variables.items():
+            set_env(service, variable, value)
+        if any(env_value(deployed, variable) != value for variable, value in variables.items()):
+            changed.append(service)
+    return changed
+
+
 def deploy(cluster: Cluster, objects: Objects, timeout_seconds: float) -> dict[str, Mapping[str, Any]]:
     namespace = namespace_of(objects)
     cluster.apply(find(objects, "Namespace", namespace))
     if cluster.ensure_redis_secret(namespace):
         print(f"created Secret {namespace}/{REDIS_SECRET} with a random Redis password")
-    submit = find(objects, "Service", "submit")
-    deployed_status = cluster.get(find(objects, "Service", "status"))
-    if deployed_status and (deployed_status.get("status") or {}).get("url"):
-        set_env(submit, "STATUS_BASE_URL", service_url(deployed_status))  # no revision just to change it back
+    known = {}  # URLs known from a deploy before: no revision just to change them back
+    for name in ("submit", "status", "graph"):
+        deployed = cluster.get(find(objects, "Service", name)) or {}
+        if (deployed.get("status") or {}).get("url"):
+            known[name] = service_url(deployed)
+    _wire(objects, known, {})
     for obj in objects:
         if obj["kind"] == "Job":
             cluster.delete_job(obj)
         cluster.apply(obj)
         print(f"applied {label(obj)}")
     states = wait_until_ready(cluster.get, objects, timeout_seconds)
-    # submit's links are absolute once it knows status's URL, which exists only now on a first deploy.
-    status_url = service_url(states["Service/status"])
-    if env_value(states["Service/submit"], "STATUS_BASE_URL") != status_url:
-        set_env(submit, "STATUS_BASE_URL", status_url)
-        cluster.apply(submit)
-        print(f"set STATUS_BASE_URL={status_url} on submit")
+    # The URLs exist only now on a first deploy: tell each Service the others' (absolute links, CORS).
+    urls = {name: service_url(states[f"Service/{name}"]) for name in ("submit", "status", "graph")}
+    changed = _wire(objects, urls, states)
+    for service in changed:
+        cluster.apply(service)
+        print(f"set {', '.join(public_wiring(urls)[service['metadata']['name']])} on {label(service)}")
+    if changed:
         states = wait_until_ready(cluster.get, objects, timeout_seconds)
     return states
 

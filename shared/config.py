@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,10 @@ class Config:
     ce_overrides: Mapping[str, str] = field(default_factory=dict)
     sink_timeout_seconds: float = 30.0
     status_base_url: str = ""
+    #: submit's public URL, for the explorer page graph serves; unset: the page's own origin (a gateway).
+    submit_base_url: str = ""
+    #: Origins (scheme://host[:port]) whose pages may call submit and status from a browser.
+    cors_allowed_origins: tuple[str, ...] = ()
     job_ttl_seconds: int = 86400
     job_deadline_seconds: int = 600
     render_lock_seconds: float = 60.0
@@ -101,6 +106,15 @@ def _otel_export(environ: Mapping[str, str]) -> bool:
     return any(environ.get(name, "").strip() for name in OTEL_EXPORT_VARIABLES)
 
 
+def _origins(raw: str) -> tuple[str, ...]:
+    """Parse CORS_ALLOWED_ORIGINS: comma-separated origins such as ``https://graph.example.com``, or ``*``."""
+    origins = tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[^/?#\s]+", origin):
+            raise ConfigError(f"CORS_ALLOWED_ORIGINS: {origin!r} is not an origin like https://host[:port]")
+    return origins
+
+
 def load_config(environ: Mapping[str, str] = os.environ) -> Config:
     """Read the configuration from the environment; unset or empty values take the defaults."""
     defaults = Config()
@@ -116,6 +130,8 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
         ce_overrides=_ce_overrides(environ.get("K_CE_OVERRIDES", "")),
         sink_timeout_seconds=_number(environ, "SINK_TIMEOUT_SECONDS", defaults.sink_timeout_seconds, float),
         status_base_url=environ.get("STATUS_BASE_URL", "").strip().rstrip("/"),
+        submit_base_url=environ.get("SUBMIT_BASE_URL", "").strip().rstrip("/"),
+        cors_allowed_origins=_origins(environ.get("CORS_ALLOWED_ORIGINS", "")),
         job_ttl_seconds=int(_number(environ, "JOB_TTL_SECONDS", defaults.job_ttl_seconds, int)),
         job_deadline_seconds=int(
             _number(environ, "JOB_DEADLINE_SECONDS", defaults.job_deadline_seconds, int)

@@ -283,6 +283,15 @@ def _check_ports(wanted: Mapping[str, int]) -> None:
         )
 
 
+def explorer_wiring(ports: Mapping[str, int]) -> dict[str, str]:
+    """graph's page learns submit's URL; submit and status let that page (either host name) call them."""
+    graph = ports["graph"]
+    return {
+        "SUBMIT_BASE_URL": f"http://localhost:{ports['submit']}",
+        "CORS_ALLOWED_ORIGINS": f"http://localhost:{graph},http://127.0.0.1:{graph}",
+    }
+
+
 class Say:
     """The devserver's own lines: text for a terminal, or (LOG_FORMAT=json) JSON lines of service devserver.
 
@@ -315,7 +324,8 @@ def _print_ready(say: Say, ports: Mapping[str, int], seconds: float) -> None:
         urls = {name: f"http://localhost:{port}" for name, port in ports.items()}
         say(f"ready in {seconds:.1f} s", urls=urls)
         return
-    print(f"\nready in {seconds:.1f} s. Try:\n")
+    print(f"\nready in {seconds:.1f} s. Open the explorer in a browser: http://localhost:{ports['graph']}/")
+    print("Or try:\n")
     print(
         f"  curl -X POST http://localhost:{ports['submit']}/submit \\\n"
         "    -H 'Content-Type: application/json' \\\n"
@@ -359,6 +369,7 @@ def main() -> int:
             "REDIS_URL": redis_url,
             "K_SINK": f"http://127.0.0.1:{ports['render']}",
             "STATUS_BASE_URL": f"http://localhost:{ports['status']}",
+            **explorer_wiring(ports),
             "THREADS": os.environ.get("THREADS", "4"),
         }
         config = load_config({**os.environ, **environ})

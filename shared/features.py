@@ -137,12 +137,16 @@ def parse_sample(body: Any) -> dict[str, float]:
         if feature in sample:
             raise bad_request("duplicate_feature", f"{feature} is given twice (both spellings)")
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise bad_request("invalid_value", f"{name}: expected a number, got {type(value).__name__}")
+            raise bad_request(
+                "invalid_value", f"{name}: expected a number, got {type(value).__name__}", feature=feature
+            )
         try:
             number = float(value)
         except OverflowError:  # an integer beyond float range
             number = math.inf
         if not math.isfinite(number) or not 0 <= number <= MAX_VALUE:
-            raise bad_request("invalid_value", f"{name}: {value!r} is outside 0 to {MAX_VALUE:g}")
+            raise bad_request(
+                "invalid_value", f"{name}: {value!r} is outside 0 to {MAX_VALUE:g}", feature=feature
+            )
         sample[feature] = number
     return sample

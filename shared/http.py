@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import flask
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 
 from shared import logs
@@ -33,11 +33,13 @@ class Route:
 class Router:
     """Dispatches a request to the route that matches it (werkzeug's URL map does the matching).
 
-    Every service also gets ``GET /`` (this index) and the two probe routes.
+    Every service also gets ``GET /`` (this index, or ``page`` for a browser) and the two probe
+    routes, and ``OPTIONS`` on any of its paths answers 204 with ``Allow``.
     """
 
-    def __init__(self, service: str, routes: Iterable[Route]) -> None:
+    def __init__(self, service: str, routes: Iterable[Route], page: Handler | None = None) -> None:
         self.service = service
+        self.page = page
         self.routes = [
             Route("GET", "/", self.answer_index, "this index"),
             *routes,
@@ -51,13 +53,28 @@ class Router:
 
     def dispatch(self, request: flask.Request) -> flask.Response:
         # NotFound and MethodNotAllowed (with its Allow header) reach the JSON error handler.
-        index, arguments = self._map.bind_to_environ(request.environ).match()
+        adapter = self._map.bind_to_environ(request.environ)
+        if request.method == "OPTIONS":  # what a path takes; a CORS preflight needs a 2xx
+            allowed = adapter.allowed_methods()
+            if not allowed:
+                raise NotFound()
+            answer = flask.Response(status=204, headers={"Allow": ", ".join(sorted({*allowed, "OPTIONS"}))})
+            del answer.headers["Content-Type"]
+            return answer
+        index, arguments = adapter.match()
         return self.routes[index].handler(request, **arguments)
 
-    def answer_index(self, _request: flask.Request) -> flask.Response:
-        """The JSON index of ``GET /``: every route with what it does."""
+    def answer_index(self, request: flask.Request) -> flask.Response:
+        """The JSON index of ``GET /``: every route with what it does (``page`` to a browser)."""
+        if self.page is not None and prefers_html(request):
+            return self.page(request)
         routes = [{"method": r.method, "path": r.path, "summary": r.summary} for r in self.routes]
         return json_response({"service": self.service, "routes": routes})
+
+
+def prefers_html(request: flask.Request) -> bool:
+    """Whether the client asks for HTML before JSON, as a browser does; curl's ``*/*`` does not."""
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> flask.Response:

@@ -14,6 +14,8 @@ def test_defaults() -> None:
     assert config.max_body_bytes == 64 * 1024
     assert config.dataset_path == BUNDLED_DATASET
     assert config.ce_overrides == {}
+    assert config.cors_allowed_origins == ()  # no browser page of another origin may call submit or status
+    assert config.submit_base_url == ""  # the explorer page posts to its own origin, as behind the gateway
 
 
 def test_values_from_the_environment() -> None:
@@ -26,6 +28,8 @@ def test_values_from_the_environment() -> None:
             "STATUS_BASE_URL": "https://status.example.com/",
             "JOB_TTL_SECONDS": "60",
             "MAX_BODY_BYTES": "1000",
+            "SUBMIT_BASE_URL": "https://submit.example.com/",
+            "CORS_ALLOWED_ORIGINS": "https://graph.example.com, http://localhost:8084/",
         }
     )
     assert config.redis_url == "redis://:secret@redis:6379/2"
@@ -35,11 +39,18 @@ def test_values_from_the_environment() -> None:
     assert config.status_base_url == "https://status.example.com"
     assert config.job_ttl_seconds == 60
     assert config.max_body_bytes == 1000
+    assert config.submit_base_url == "https://submit.example.com"
+    assert config.cors_allowed_origins == ("https://graph.example.com", "http://localhost:8084")
 
 
 @pytest.mark.parametrize(
     "environ",
-    [{"JOB_TTL_SECONDS": "soon"}, {"MAX_BODY_BYTES": "0"}, {"K_CE_OVERRIDES": "not json"}],
+    [
+        {"JOB_TTL_SECONDS": "soon"},
+        {"MAX_BODY_BYTES": "0"},
+        {"K_CE_OVERRIDES": "not json"},
+        {"CORS_ALLOWED_ORIGINS": "https://graph.example.com/explorer"},  # a URL with a path is no origin
+    ],
 )
 def test_unusable_values_are_named_in_the_error(environ: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match=next(iter(environ))):

@@ -21,6 +21,7 @@ from knative.deploy import (
     dataset_job,
     find,
     public_urls,
+    public_wiring,
     set_env,
     set_images,
     wait_until_ready,
@@ -381,6 +382,24 @@ def test_submit_learns_the_status_url():
 
     env = {v["name"]: v.get("value") for v in submit["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["STATUS_BASE_URL"] == "http://status.tumorscope-test.127.0.0.1.sslip.io"
+
+
+def test_each_service_is_told_the_others_public_urls_for_links_the_explorer_and_cors():
+    urls = {name: f"https://{name}.tumorscope.example.com" for name in ("submit", "status", "graph")}
+
+    assert public_wiring(urls) == {
+        "submit": {"STATUS_BASE_URL": urls["status"], "CORS_ALLOWED_ORIGINS": urls["graph"]},
+        "status": {"CORS_ALLOWED_ORIGINS": urls["graph"]},
+        "graph": {"SUBMIT_BASE_URL": urls["submit"], "STATUS_BASE_URL": urls["status"]},
+    }
+    assert public_wiring({"status": urls["status"]})["graph"] == {"STATUS_BASE_URL": urls["status"]}
+    objects = build("prod")
+    for name, variables in public_wiring(urls).items():  # each is listed on its Service, to be filled in
+        service = find(objects, "Service", name)
+        for variable, value in variables.items():
+            set_env(service, variable, value)
+        env = {v["name"]: v.get("value") for v in service["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert {variable: env[variable] for variable in variables} == variables
 
 
 def test_another_data_set_is_loaded_by_the_loader_job_from_a_configmap():

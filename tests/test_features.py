@@ -49,6 +49,13 @@ def test_invalid_samples_are_400s(body, code: str) -> None:
     assert raised.value.code == code
 
 
+def test_a_bad_value_names_its_feature_so_a_form_can_show_the_message_beside_the_field() -> None:
+    with pytest.raises(ApiError) as raised:
+        parse_sample({"radius_mean": 14.5, "concave points_mean": -1})
+    assert raised.value.body()["error"]["feature"] == "concave_points_mean"
+    assert raised.value.message == "concave points_mean: -1 is outside 0 to 1e+06"
+
+
 def test_an_unknown_feature_gets_the_closest_valid_name() -> None:
     with pytest.raises(ApiError) as raised:
         parse_feature("radius_meen")

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from browser import Problems, chromium
+from conftest import FunctionProcesses
 from helpers import error_of
 
 from knative.smoke import Urls, journey
@@ -62,11 +64,8 @@ http {{
 """
 
 
-@pytest.fixture(scope="module")
-def gateway(services, tmp_path_factory) -> Iterator[str]:
-    """nginx on a free port, routing to the ``services`` processes; its base URL."""
-    prefix = tmp_path_factory.mktemp("nginx")
-    port = free_port()
+def start_gateway(prefix: Path, port: int, services: dict[str, str]) -> subprocess.Popen:
+    """nginx on ``port``, the template filled in for ``services`` (name -> URL), its files in ``prefix``."""
     values = {
         "GATEWAY_PORT": str(port),
         **{
@@ -90,8 +89,35 @@ def gateway(services, tmp_path_factory) -> Iterator[str]:
     assert checked.returncode == 0, checked.stderr
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     wait_for_port(port, process)
+    return process
+
+
+@pytest.fixture(scope="module")
+def gateway(services, tmp_path_factory) -> Iterator[str]:
+    """nginx on a free port, routing to the ``services`` processes; its base URL."""
+    port = free_port()
+    process = start_gateway(tmp_path_factory.mktemp("nginx"), port, services)
     yield f"http://127.0.0.1:{port}"
     stop([process])
+
+
+@pytest.fixture(scope="module")
+def one_origin(loaded_redis, tmp_path_factory) -> Iterator[str]:
+    """The functions wired as in compose, behind the gateway: status's links are the gateway's."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    functions = FunctionProcesses(tmp_path_factory.mktemp("one-origin-logs"))
+    environ = {"REDIS_URL": loaded_redis.url, "STATUS_BASE_URL": url}
+    urls = {"render": functions.start("render", environ)}
+    urls.update(
+        {
+            name: functions.start(name, {**environ, "K_SINK": urls["render"]})
+            for name in ("status", "submit", "graph")
+        }
+    )
+    functions.processes.append(start_gateway(tmp_path_factory.mktemp("nginx-one-origin"), port, urls))
+    yield url
+    stop(functions.processes)
 
 
 def test_the_template_names_only_the_variables_compose_sets():
@@ -133,6 +159,18 @@ def test_the_functions_json_answers_and_headers_pass_through(gateway):
     assert error_of(bad)
 
 
+def test_the_explorer_page_and_what_it_reads_come_through_the_gateway_on_one_origin(gateway):
+    page = requests.get(f"{gateway}/", headers={"Accept": "text/html,*/*;q=0.8"}, timeout=10)
+    assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert 'id="sample-form"' in page.text
+    assert requests.get(f"{gateway}/", timeout=10).json()["service"] == "graph"  # curl: the JSON index
+
+    for path in ("/explorer/explorer.js", "/explorer/explorer.css", "/features", "/dataset"):
+        assert requests.get(f"{gateway}{path}", timeout=30).status_code == 200, path
+    # graph has no SUBMIT_BASE_URL here, as in compose: the page posts to its own origin's /submit.
+    assert requests.get(f"{gateway}/explorer/services", timeout=10).json()["submit"] == "/submit"
+
+
 def test_paths_the_gateway_does_not_route_get_a_json_404(gateway):
     response = requests.get(f"{gateway}/admin", timeout=10)
 
@@ -144,3 +182,18 @@ def test_the_gateway_answers_its_own_healthcheck(gateway):
     response = requests.get(f"{gateway}/healthz", timeout=10)
 
     assert response.json() == {"status": "ok"}
+
+
+def test_the_explorer_behind_the_gateway_uses_its_one_origin_for_everything(one_origin, tmp_path):
+    with chromium(tmp_path / "profile") as browser:
+        problems = Problems()
+        page = problems.watch(browser.new_page())
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
+        page.goto(f"{one_origin}/?radius_mean=14.5&texture_mean=20")
+        summary = page.wait_for_selector("#summary:has-text('percentile')", timeout=60_000).inner_text()
+
+    assert "not a diagnosis" in summary
+    assert {re.match(r"https?://[^/]+", url)[0] for url in requested} == {one_origin}
+    assert any(url.startswith(f"{one_origin}/result/") for url in requested)
+    assert problems.all() == []

@@ -210,3 +210,6 @@ def test_the_graph_image_draws_a_histogram(containers, started, loaded_redis):
 
     assert response.status_code == 200
     assert response.content.startswith(b"\x89PNG")
+    page = requests.get(f"{url}/", headers={"Accept": "text/html"}, timeout=10)  # the explorer's files
+    assert 'id="sample-form"' in page.text
+    assert requests.get(f"{url}/explorer/explorer.js", timeout=10).status_code == 200

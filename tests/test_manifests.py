@@ -227,6 +227,9 @@ def test_a_render_holds_its_job_lock_as_long_as_knative_lets_it_run(env):
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_submit_gets_its_sink_from_the_binding_and_a_status_base_url(env):
     assert "STATUS_BASE_URL" in environment(env, knative_service(env, "submit"))  # make deploy fills it in
+    assert "CORS_ALLOWED_ORIGINS" in environment(env, knative_service(env, "submit"))
+    assert "CORS_ALLOWED_ORIGINS" in environment(env, knative_service(env, "status"))
+    assert {"SUBMIT_BASE_URL", "STATUS_BASE_URL"} <= set(environment(env, knative_service(env, "graph")))
     assert find(built(env), "SinkBinding", "submit-to-broker")["spec"]["subject"]["name"] == "submit"
 
 

@@ -96,6 +96,7 @@ def test_with_redis_stopped_every_route_answers_503_and_recovers_when_it_returns
     assert_unavailable(deliver(stack.urls["render"], job_submitted(JOB_ID, SAMPLE, {})))  # Broker retries
     for service in ("submit", "status", "graph"):  # probes need no Redis: the pods stay in service
         assert stack.request(service, "GET", "/health/liveness", None).status_code == 200
+    assert stack.request("graph", "GET", "/explorer/explorer.js", None).status_code == 200  # static files
 
     stack.redis.start()  # an empty Redis: no persistence here, the data set loads again by itself
 
@@ -149,14 +150,14 @@ def test_with_an_append_only_file_no_accepted_job_is_lost_to_a_kill(
 
 
 def test_the_routes_above_are_every_route_that_needs_redis(services) -> None:
-    """A route added later must join ROUTES: indexes, probes and GET /submit need no Redis."""
+    """A route added later must join ROUTES: indexes, probes, GET /submit, the explorer's files need none."""
     covered = {
         (service, method, path.split("?")[0].replace(JOB_ID, "<path:job_id>"))
         for service, method, path, _ in ROUTES
     }
     for service in ("submit", "status", "graph"):
         for route in requests.get(f"{services[service]}/", timeout=10).json()["routes"]:
-            needs_no_redis = route["path"].startswith("/health/") or (
+            needs_no_redis = route["path"].startswith(("/health/", "/explorer/")) or (
                 route["method"] == "GET" and route["path"] in ("/", "/submit")
             )
             if not needs_no_redis:

@@ -20,6 +20,7 @@ from shared.config import load_config
 from shared.dataset import ColumnCache, NoDataset
 from shared.dataset import info as dataset_info
 from shared.errors import ApiError, bad_request, unavailable
+from shared.explorer import Explorer
 from shared.graphs import FORMATS, PLOTS, feature_table
 from shared.http import Route, Router, install_error_handlers, json_response
 from shared.jobs import JobStore, check_job_id
@@ -49,6 +50,7 @@ PLOT_CACHE = PlotCache(CACHE, CONFIG.cache_ttl_seconds)
 #: flight costs a figure's memory (THREADS=4 drawing together peaked near 170 MiB, see BENCHMARKS.md).
 #: The other threads still answer cached plots and health checks meanwhile.
 DRAWING = threading.BoundedSemaphore(1)
+EXPLORER = Explorer(CONFIG.submit_base_url, CONFIG.status_base_url)
 install_error_handlers(functions_framework.errorhandler)
 
 
@@ -173,7 +175,9 @@ ROUTER = Router(
         Route("GET", "/graph/pairs", graph_route("pairs"), "pair plot of 2 to 5 features by diagnosis"),
         Route("GET", "/features", features, "every feature: unit, description, statistics per diagnosis"),
         Route("GET", "/dataset", dataset, "the loaded data set: version, rows, class counts"),
+        *EXPLORER.routes(),
     ],
+    page=EXPLORER.page,  # GET / in a browser: the explorer page
 )
 
 

@@ -7,6 +7,7 @@ import functions_framework
 
 from shared import logs
 from shared.config import load_config
+from shared.cors import allow_cross_origin
 from shared.errors import ApiError
 from shared.http import Route, Router, install_error_handlers, json_response
 from shared.jobs import COMPLETE, FAILED, JobStore, check_job_id, not_found
@@ -21,6 +22,7 @@ JOBS = JobStore(
     CONFIG.job_deadline_seconds,
 )
 install_error_handlers(functions_framework.errorhandler)
+allow_cross_origin(CONFIG.cors_allowed_origins)
 RETRY_AFTER_SECONDS = "1"
 
 

@@ -10,6 +10,7 @@ import requests
 
 from shared import events, logs, tracing
 from shared.config import load_config
+from shared.cors import allow_cross_origin
 from shared.errors import at_capacity, unavailable
 from shared.features import parse_sample
 from shared.http import Route, Router, install_error_handlers, json_response, read_json
@@ -26,6 +27,7 @@ JOBS = JobStore(
     CONFIG.job_deadline_seconds,
 )
 install_error_handlers(functions_framework.errorhandler)
+allow_cross_origin(CONFIG.cors_allowed_origins)
 #: One pooled HTTP session to K_SINK: keep-alive saves a TCP connect and a new Session per event.
 SINK = requests.Session()
 
