@@ -6,12 +6,13 @@ same way: each background's palette indices are kept, and only the pixels a mark
 
 from __future__ import annotations
 
-import math
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from shared import job_picture, palette, scatter_bands
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
     import numpy as np
     from matplotlib.axes import Axes
     from matplotlib.backends.backend_agg import BufferRegion, FigureCanvasAgg
-    from matplotlib.legend import Legend
-    from matplotlib.transforms import Bbox
 
 #: Panel backgrounds kept, each about 540 KiB (RGBA and palette indices): all 30 histograms with
 #: and without a legend and the last few dozen scatters, some 52 MiB at most.
@@ -53,14 +52,25 @@ class Background:
         return self.data_x[0] <= x <= self.data_x[1] and self.data_y[0] <= y <= self.data_y[1]
 
 
-def _top_down(box: Bbox) -> tuple[int, int, int, int]:
-    """A box of a cell's pixels as Agg's regions count them: whole pixels, y from the top."""
-    return (
-        math.floor(box.x0),
-        math.floor(CELL_HEIGHT - box.y1),
-        math.ceil(box.x1),
-        math.ceil(CELL_HEIGHT - box.y0),
+@cache
+def legend_box(kind: str) -> tuple[int, int, int, int]:
+    """The pixels a ``kind`` panel's legend covers in its cell, (x1, y1, x2, y2) from the top left,
+    the last row and column included, as ``restore_region`` takes them: the same in every cell,
+    and exact, as its frame is not anti-aliased."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = new_figure(CELL_WIDTH, CELL_HEIGHT, layout=None)
+    left, bottom, width, height = AXES_BOX
+    axes = figure.add_axes(
+        (left / CELL_WIDTH, bottom / CELL_HEIGHT, width / CELL_WIDTH, height / CELL_HEIGHT), frameon=False
     )
+    axes.set_axis_off()
+    job_picture.draw_legend(axes, kind).get_frame().set_facecolor("black")  # every pixel it covers inked
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    rows, columns = np.nonzero(np.asarray(canvas.buffer_rgba())[..., 0] != 255)
+    return int(columns.min()), int(rows.min()), int(columns.max()), int(rows.max())  # Agg's: inclusive
 
 
 def _draw(panel: Panel, data: Data, sample: dict[str, float] | None = None) -> tuple[FigureCanvasAgg, Axes]:
@@ -81,7 +91,7 @@ def _draw(panel: Panel, data: Data, sample: dict[str, float] | None = None) -> t
 
 
 def _capture(
-    canvas: FigureCanvasAgg, limits: tuple[tuple[float, float], ...], legend: Legend | None
+    canvas: FigureCanvasAgg, limits: tuple[tuple[float, float], ...], legend: str | None
 ) -> Background:
     """The canvas's pixels as a background: ``limits`` are (xlim, ylim, data x extent, data y extent)."""
     import numpy as np
@@ -90,14 +100,14 @@ def _capture(
         canvas.copy_from_bbox(canvas.figure.bbox),
         palette.indices(np.asarray(canvas.buffer_rgba())),
         *limits,
-        None if legend is None else _top_down(legend.get_window_extent()),
+        None if legend is None else legend_box(legend),
     )
 
 
 def draw_background(panel: Panel, data: Data, sample: dict[str, float] | None = None) -> Background:
     """``panel``'s background drawn whole; with ``sample``, at the limits that sample's mark needs."""
     canvas, axes = _draw(panel, data, sample)
-    return _capture(canvas, _limits(axes), axes.get_legend())
+    return _capture(canvas, _limits(axes), panel.kind if panel.legend else None)
 
 
 def _limits(axes: Axes) -> tuple[tuple[float, float], ...]:
@@ -113,7 +123,8 @@ def _as_words(rgba: np.ndarray) -> np.ndarray:
 
 
 class _Canvas:
-    """A layout's canvas: its frame (white, and the title) and an invisible axes per cell for the marks."""
+    """A layout's canvas: its frame (white, and the title), and an invisible axes moved to each cell
+    in turn to draw the marks (one axes, not one a cell: an axes costs some 10 ms to make)."""
 
     def __init__(self, layout: Layout, title: str) -> None:
         import numpy as np
@@ -125,9 +136,8 @@ class _Canvas:
         self.canvas.draw()
         self.frame = self.canvas.copy_from_bbox(figure.bbox)
         self.frame_indices = palette.indices(np.asarray(self.canvas.buffer_rgba()))
-        self.axes = [figure.add_axes(layout.axes_rect(i), frameon=False) for i in range(layout.panels)]
-        for axes in self.axes:
-            axes.set_axis_off()
+        self.axes = figure.add_axes(layout.axes_rect(0), frameon=False)
+        self.axes.set_axis_off()
         self.layout = layout
 
     def clear(self) -> np.ndarray:
@@ -142,7 +152,8 @@ class _Canvas:
         legend, and ``image`` given the palette indices of what it shows."""
         import numpy as np
 
-        axes, corner = self.axes[index], self.layout.cell_corner(index)
+        axes, corner = self.axes, self.layout.cell_corner(index)
+        axes.set_position(self.layout.axes_rect(index))
         self.canvas.restore_region(background.region, xy=corner)
         axes.set_xlim(background.xlim)
         axes.set_ylim(background.ylim)
@@ -181,6 +192,7 @@ class _Recent(OrderedDict):
 
 class Backgrounds:
     """Panel backgrounds by (data-set version, drawing code, panel); the least recently used go first.
+    A picture composed from them is the very picture drawn whole, byte for byte.
 
     A new data-set version or new drawing code is a new key: an old background is never reused.
     A scatter not seen before is put together from its two axes' bands (``scatter_bands``) when
@@ -195,7 +207,8 @@ class Backgrounds:
         self._lock = threading.Lock()
         self._jobs = 0  # pictures being drawn or waiting to be: the warm-up waits for none
         self._idle = threading.Condition()
-        self.drawn = self.composed = self.reused = 0
+        self._last_picture = time.monotonic()
+        self.drawn = self.composed = self.reused = self.whole = 0
 
     def __len__(self) -> int:
         return len(self._panels)
@@ -205,26 +218,23 @@ class Backgrounds:
         if background is not None:
             self.reused += 1
             return background
-        self._composer = self._composer or scatter_bands.Composer()
-        if panel.legend and panel.kind == "histogram":  # the same histogram without its legend, plus it
-            plain = self._background(key, replace(panel, legend=False), data)
+        plain = self._panels.get((*key, replace(panel, legend=False)))
+        if panel.legend and panel.kind == "histogram" and plain is not None:  # that histogram, plus a legend
+            self._composer = self._composer or scatter_bands.Composer()
             self.composed += 1
             canvas = self._composer.with_legend(plain.region, panel.kind)
             limits = (plain.xlim, plain.ylim, plain.data_x, plain.data_y)
-            return self._panels.keep(
-                (*key, panel), _capture(canvas, limits, self._composer.legends[panel.kind])
-            )
+            return self._panels.keep((*key, panel), _capture(canvas, limits, panel.kind))
         if panel.kind == "scatter":
             x_feature, y_feature = panel.features
             x_band, y_band = self._bands.get((*key, "x", x_feature)), self._bands.get((*key, "y", y_feature))
             if x_band is not None and y_band is not None:
+                self._composer = self._composer or scatter_bands.Composer()
                 self.composed += 1
                 x, y = data.columns[x_feature], data.columns[y_feature]
                 canvas = self._composer.scatter(x_band, y_band, x, y, data.malignant)
                 limits = (x_band.limits, y_band.limits, x_band.data, y_band.data)
-                return self._panels.keep(
-                    (*key, panel), _capture(canvas, limits, self._composer.legends["scatter"])
-                )
+                return self._panels.keep((*key, panel), _capture(canvas, limits, panel.kind))
         return self._panels.keep((*key, panel), self._draw_whole(key, panel, data))
 
     def _draw_whole(self, key: tuple, panel: Panel, data: Data) -> Background:
@@ -237,7 +247,7 @@ class Backgrounds:
             ):
                 if band is not None:
                     self._bands.keep((*key, name, feature), band)
-        return _capture(canvas, _limits(axes), axes.get_legend())
+        return _capture(canvas, _limits(axes), panel.kind if panel.legend else None)
 
     def warm(self, version: str, data: Data) -> int:
         """Draw, one at a time and only while no picture is wanted, every histogram background and
@@ -281,8 +291,8 @@ class Backgrounds:
         return drawn
 
     @contextmanager
-    def _wanted(self) -> Iterator[None]:
-        """While a picture is wanted: the warm-up draws nothing new meanwhile."""
+    def busy(self) -> Iterator[None]:
+        """While a job is being handled (a picture wanted soon): the warm-up draws nothing meanwhile."""
         with self._idle:
             self._jobs += 1
         try:
@@ -290,7 +300,18 @@ class Backgrounds:
         finally:
             with self._idle:
                 self._jobs -= 1
+                self._last_picture = time.monotonic()
                 self._idle.notify_all()
+
+    def wait_until_idle(self, seconds: float) -> None:
+        """Return once no picture has been wanted for ``seconds`` (or since this cache was made)."""
+        while True:
+            with self._idle:
+                self._idle.wait_for(lambda: self._jobs == 0)
+                quiet = time.monotonic() - self._last_picture
+            if quiet >= seconds:
+                return
+            time.sleep(seconds - quiet)
 
     def _canvas(self, key: tuple, layout: Layout, title: str) -> _Canvas:
         canvas = self._canvases.get((*key, layout, title))
@@ -303,8 +324,11 @@ class Backgrounds:
         from shared.plot_cache import code_version
 
         key = (version, code_version())
-        with self._wanted(), self._lock:  # one canvas per layout, reused
-            shown = job_picture.panels(sample)
+        if not self._panels and not self.whole:  # a cold start's first picture: one figure is cheaper,
+            self.whole += 1  # and the same bytes; the next picture begins keeping backgrounds
+            return full_png(sample, data)
+        shown = job_picture.panels(sample)
+        with self.busy(), self._lock:  # one canvas per layout, reused
             canvas = self._canvas(key, Layout(len(shown)), job_picture.title(data.malignant.size))
             image = canvas.clear()
             for index, panel in enumerate(shown):

@@ -122,8 +122,9 @@ def draw_data(axes: Axes, panel: Panel, data: Data) -> None:
 
 
 def draw_legend(axes: Axes, kind: str) -> Legend:
-    """The diagnoses' colours and the sample's mark: opaque and square, so that none of its pixels
-    depends on what lies beneath it, and in a fixed place, so that it never depends on the data."""
+    """The diagnoses' colours and the sample's mark: opaque, square and with a crisp frame, so that
+    none of its pixels depends on what lies beneath it, and in a fixed place, so that it never
+    depends on the data."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -140,7 +141,9 @@ def draw_legend(axes: Axes, kind: str) -> Legend:
             Line2D([], [], linestyle="", markersize=math.sqrt(STAR_SIZE), label="your sample", **star)
         )
     loc = HISTOGRAM_LEGEND if kind == "histogram" else SCATTER_LEGEND
-    return axes.legend(handles=handles, loc=loc, fontsize="small", framealpha=1, fancybox=False)
+    legend = axes.legend(handles=handles, loc=loc, fontsize="small", framealpha=1, fancybox=False)
+    legend.get_frame().set_antialiased(False)
+    return legend
 
 
 def draw_marks(axes: Axes, panel: Panel, sample: dict[str, float]) -> Artist:

@@ -125,6 +125,10 @@ class Renderer:
         return f"tumorscope:event:{digest}"
 
     def handle(self, job_id: str, source: str, event_id: str) -> Outcome:
+        with self.backgrounds.busy():  # the warm-up waits while a job is handled, from its first read
+            return self._handle(job_id, source, event_id)
+
+    def _handle(self, job_id: str, source: str, event_id: str) -> Outcome:
         delivered = self._delivered_key(source, event_id)
         if self.jobs.redis.exists(delivered):
             return Outcome.ALREADY_DONE

@@ -38,16 +38,15 @@ def stack(function_processes, tmp_path: Path) -> Iterator[tuple[dict[str, str], 
     redis_server = PrivateRedis(tmp_path / "redis")
     load_file(redis_server.client(), BUNDLED_DATASET)
     environ = {"REDIS_URL": redis_server.url}
-    renders = [
-        function_processes.start("render", {**environ, "THREADS": "2", "RENDER_WARM_UP": "true"})
-        for _ in range(2)
-    ]
+    render_environ = {**environ, "THREADS": "2", "RENDER_WARM_UP": "true"}  # as deployed
+    renders = [function_processes.start("render", render_environ) for _ in range(2)]
+    render_processes = function_processes.processes[-2:]
     broker = Broker(renders)
     urls = {"status": function_processes.start("status", {**environ, "THREADS": "8"})}
     urls["submit"] = function_processes.start(
         "submit", {**environ, "K_SINK": broker.url, "STATUS_BASE_URL": urls["status"], "THREADS": "8"}
     )
-    yield urls, broker, redis_server, renders
+    yield urls, broker, redis_server, render_processes
     broker.close()
     redis_server.stop()
 
