@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -270,6 +271,18 @@ def _ports() -> dict[str, int]:
 
 #: Start order: consumers before producers, so that nothing answers before what it calls is up.
 START_ORDER = ("render", "graph", "status", "submit")
+#: What render logs once its warm-up is over, with backgrounds drawn or not (functions/render/main.py).
+WARMED_UP = (b"panel backgrounds drawn ahead of the jobs", b"no warm-up")
+
+
+def _forward(process: subprocess.Popen, warmed: threading.Event) -> None:
+    """Pass a function's lines on to make dev's own output, noting when render's warm-up is over."""
+    for line in process.stdout:
+        sys.stdout.buffer.write(line)
+        sys.stdout.buffer.flush()
+        if any(words in line for words in WARMED_UP):
+            warmed.set()
+    warmed.set()  # it exited: nothing to wait for
 
 
 def _check_ports(wanted: Mapping[str, int]) -> None:
@@ -375,11 +388,21 @@ def main() -> int:
         config = load_config({**os.environ, **environ})
         meta = load_file(connect(redis_url, 30), config.dataset_path)
         say(f"data set {meta['rows']} rows from {meta['source']}, version {meta['version'][:12]}")
+        warmed = threading.Event()
         for name in START_ORDER:
             if interrupted():
                 raise Interrupted
-            processes.append(start_function(SPECS[name], ports[name], environ, interrupted=interrupted))
+            piped = name == "render" and config.render_warm_up
+            output = subprocess.PIPE if piped else None
+            processes.append(start_function(SPECS[name], ports[name], environ, output, interrupted))
+            if piped:
+                threading.Thread(target=_forward, args=(processes[-1], warmed), daemon=True).start()
             say(f"{name:8} http://localhost:{ports[name]}")
+        if config.render_warm_up:  # so that even the first pictures only compose (RENDER_WARM_UP)
+            say("render   drawing its panel backgrounds ...")
+            while not warmed.wait(0.1):
+                if interrupted():
+                    raise Interrupted
         _print_ready(say, ports, time.perf_counter() - started)
         while not interrupted():
             if any(process.poll() is not None for process in processes):

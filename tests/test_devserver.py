@@ -235,3 +235,15 @@ def test_with_log_format_json_every_line_is_json_and_a_job_is_followed_by_its_tr
         assert about_the_job, service
         assert {line["trace_id"] for line in about_the_job} == {trace_id}
         assert any("duration_ms" in line for line in about_the_job), service
+
+
+def test_ready_waits_until_render_has_drawn_its_backgrounds() -> None:
+    dev = Dev({**dev_environment(), "RENDER_WARM_UP": "true"})
+    try:
+        dev.line_starting("ready in")
+        lines = "".join(dev.output)
+    finally:
+        stop_group_and_wait(dev, signal.SIGTERM)
+    assert "render   drawing its panel backgrounds" in lines
+    warmed = lines.index("panel backgrounds drawn ahead of the jobs")  # render's own line, passed on
+    assert lines.index("drawing its panel backgrounds") < warmed < lines.index("ready in")
