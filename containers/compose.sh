@@ -19,17 +19,8 @@ up_seconds=${UP_SECONDS:-300}
 
 say() { echo "containers: $*" >&2; }
 
-# need COMMAND PACKAGE: install Debian's PACKAGE when COMMAND is missing (as root), else say how.
-need() {
-    command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] && return 0
-    if [ "$(id -u)" != 0 ]; then
-        say "needs $1: sudo apt-get install -y $2"
-        exit 1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq --no-install-recommends $2 </dev/null >/dev/null \
-        || { apt-get update -qq </dev/null && apt-get install -y -qq --no-install-recommends $2 </dev/null >/dev/null; }
-}
+# shellcheck source=containers/need.sh
+. "$here/need.sh"
 
 if [ -n "${COMPOSE:-}" ]; then
     compose=($COMPOSE)

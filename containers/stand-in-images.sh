@@ -33,6 +33,9 @@ done
 
 if ! podman image exists "$base"; then
     echo "stand-in-images: no registry answers; building $base from Debian with debootstrap (~4 min)"
+    # shellcheck source=containers/need.sh
+    . "$here/need.sh"
+    need debootstrap debootstrap
     rootfs=$(mktemp -d)
     trap 'rm -rf "$rootfs"' EXIT
     debootstrap --variant=minbase \

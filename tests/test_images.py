@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,30 @@ def started(tmp_path):
 
     yield start
     stop(processes)
+
+
+def _in_build_context(source: str) -> bool:
+    """Whether .dockerignore lets ``source`` into the build context (its last matching line wins)."""
+    included = True
+    for line in (ROOT / ".dockerignore").read_text().splitlines():
+        rule = line.strip()
+        if not rule or rule.startswith("#"):
+            continue
+        pattern = rule.removeprefix("!").rstrip("/")
+        if fnmatch(source.rstrip("/"), pattern) or fnmatch(source, f"{pattern}/*"):
+            included = rule.startswith("!")
+    return included
+
+
+@pytest.mark.parametrize("name", list(IMAGES))
+def test_every_file_the_dockerfile_copies_is_in_the_build_context(name):
+    """A real build fails on a COPY of a file .dockerignore leaves out (requirements-otel.txt once did)."""
+    image = IMAGES[name]
+    for item in image.parser().structure:
+        if item["instruction"] == "COPY" and "--from" not in item["value"]:
+            source = image._expand(item["value"]).split()[-2]
+            assert (ROOT / source).exists(), source
+            assert _in_build_context(source), f"{source} is left out of the build context by .dockerignore"
 
 
 def test_the_dockerfile_is_lint_clean():
