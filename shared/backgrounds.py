@@ -16,7 +16,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from shared import job_picture, palette, scatter_bands
-from shared.job_picture import AXES_BOX, CELL_HEIGHT, CELL_WIDTH, MAX_PANELS, Data, Layout, Panel
+from shared.job_picture import CELL_AXES, CELL_HEIGHT, CELL_WIDTH, MAX_PANELS, Data, Layout, Panel
 from shared.plots import new_figure
 
 if TYPE_CHECKING:
@@ -60,14 +60,10 @@ def legend_box(kind: str) -> tuple[int, int, int, int]:
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    figure = new_figure(CELL_WIDTH, CELL_HEIGHT, layout=None)
-    left, bottom, width, height = AXES_BOX
-    axes = figure.add_axes(
-        (left / CELL_WIDTH, bottom / CELL_HEIGHT, width / CELL_WIDTH, height / CELL_HEIGHT), frameon=False
-    )
+    axes = job_picture.cell_figure().add_axes(CELL_AXES, frameon=False)
     axes.set_axis_off()
     job_picture.draw_legend(axes, kind).get_frame().set_facecolor("black")  # every pixel it covers inked
-    canvas = FigureCanvasAgg(figure)
+    canvas = FigureCanvasAgg(axes.figure)
     canvas.draw()
     rows, columns = np.nonzero(np.asarray(canvas.buffer_rgba())[..., 0] != 255)
     return int(columns.min()), int(rows.min()), int(columns.max()), int(rows.max())  # Agg's: inclusive
@@ -77,15 +73,11 @@ def _draw(panel: Panel, data: Data, sample: dict[str, float] | None = None) -> t
     """Draw ``panel``'s data-set part in a cell of its own; with ``sample``, at the limits its mark needs."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    figure = new_figure(CELL_WIDTH, CELL_HEIGHT, layout=None)
-    left, bottom, width, height = AXES_BOX
-    axes = figure.add_axes(
-        (left / CELL_WIDTH, bottom / CELL_HEIGHT, width / CELL_WIDTH, height / CELL_HEIGHT)
-    )
+    axes = job_picture.cell_figure().add_axes(CELL_AXES)
     job_picture.draw_data(axes, panel, data)
     if sample is not None:  # the limits the full drawing reaches, without the mark itself
         job_picture.draw_marks(axes, panel, sample).remove()
-    canvas = FigureCanvasAgg(figure)
+    canvas = FigureCanvasAgg(axes.figure)
     canvas.draw()
     return canvas, axes
 

@@ -25,6 +25,13 @@ MAX_PANELS = 6
 #: A panel's cell in pixels, and its axes' box inside the cell (left, bottom, width, height).
 CELL_WIDTH, CELL_HEIGHT = 360, 300
 AXES_BOX = (72, 60, 276, 212)
+#: The same box as fractions of a one-cell figure (``cell_figure``), for ``Figure.add_axes``.
+CELL_AXES = (
+    AXES_BOX[0] / CELL_WIDTH,
+    AXES_BOX[1] / CELL_HEIGHT,
+    AXES_BOX[2] / CELL_WIDTH,
+    AXES_BOX[3] / CELL_HEIGHT,
+)
 #: The picture's white margin left and right, and the title band above the cells.
 SIDE_MARGIN, TITLE_HEIGHT = 20, 60
 #: Where each legend goes: a fixed place, so that it never depends on where the sample falls.
@@ -89,6 +96,11 @@ class Layout:
         x, y = self.cell_origin(index)
         left, bottom, box_width, box_height = AXES_BOX
         return (x + left) / width, (y + bottom) / height, box_width / width, box_height / height
+
+
+def cell_figure() -> Figure:
+    """A figure of one cell, where a panel's background is drawn (its axes at ``CELL_AXES``)."""
+    return new_figure(CELL_WIDTH, CELL_HEIGHT, layout=None)
 
 
 def panels(sample: dict[str, float]) -> list[Panel]:

@@ -97,15 +97,12 @@ class Composer:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
         from shared import job_picture
-        from shared.plots import new_figure
 
-        figure = new_figure(CELL_WIDTH, CELL_HEIGHT, layout=None)
-        left, bottom, width, height = AXES_BOX
-        box = (left / CELL_WIDTH, bottom / CELL_HEIGHT, width / CELL_WIDTH, height / CELL_HEIGHT)
+        figure = job_picture.cell_figure()
         self.axes: dict[str, Axes] = {}
         self.legends: dict[str, Legend] = {}
         for kind in ("histogram", "scatter"):  # an axes for each kind's legend, as an axes has one
-            self.axes[kind] = figure.add_axes(box, frameon=False, label=kind)
+            self.axes[kind] = figure.add_axes(job_picture.CELL_AXES, frameon=False, label=kind)
             self.axes[kind].set_axis_off()
             self.legends[kind] = job_picture.draw_legend(self.axes[kind], kind)
             self.legends[kind].set_visible(False)
