@@ -3,7 +3,7 @@
 A job picture is blends of a few colours (white, black, the two diagnoses', the sample's), so one
 palette made from reference pictures by Pillow's maximum-coverage quantiser holds every picture's
 colours within a few levels. ``python -m shared.palette`` makes it again after the drawing changes;
-tests/test_palette.py fails until it is.
+tests/test_job_picture.py fails until it is.
 """
 
 from __future__ import annotations
@@ -22,28 +22,8 @@ COLOURS = 256
 WHITE = 0xFFFFFF
 #: zlib's level: 6 takes a six-panel picture to 40 KiB in 8 ms (8: 37 KiB in 20 ms; 9: 36 KiB in 50 ms).
 COMPRESS_LEVEL = 6
-#: Features of the reference pictures: every feature's histogram, and scatters of several kinds.
-REFERENCE_SAMPLES = (
-    ("radius_mean", "texture_mean", "perimeter_mean", "area_mean", "smoothness_mean", "compactness_mean"),
-    (
-        "concavity_mean",
-        "concave_points_mean",
-        "symmetry_mean",
-        "fractal_dimension_mean",
-        "radius_se",
-        "texture_se",
-    ),
-    ("perimeter_se", "area_se", "smoothness_se", "compactness_se", "concavity_se", "concave_points_se"),
-    ("symmetry_se", "fractal_dimension_se", "radius_worst", "texture_worst", "perimeter_worst", "area_worst"),
-    (
-        "smoothness_worst",
-        "compactness_worst",
-        "concavity_worst",
-        "concave_points_worst",
-        "symmetry_worst",
-        "fractal_dimension_worst",
-    ),
-)
+#: Features a reference picture shows: six at a time, so that every feature's histogram is in one.
+REFERENCE_FEATURES = 6
 
 
 @cache
@@ -99,13 +79,15 @@ def make() -> list[str]:
     from shared import analysis, job_picture
     from shared.config import BUNDLED_DATASET
     from shared.dataset_csv import read_dataset_csv
+    from shared.features import FEATURES
+    from shared.renderer import HISTOGRAM_BINS
 
     dataset = read_dataset_csv(BUNDLED_DATASET)
     columns, malignant = dataset.columns, dataset.malignant.astype(bool)
     pictures = []
-    for features in REFERENCE_SAMPLES:
-        sample = {f: float(np.median(columns[f])) for f in features}
-        histograms = {f: analysis.histogram(columns[f], malignant, 20) for f in features}
+    for first in range(0, len(FEATURES), REFERENCE_FEATURES):
+        sample = {f: float(np.median(columns[f])) for f in FEATURES[first : first + REFERENCE_FEATURES]}
+        histograms = {f: analysis.histogram(columns[f], malignant, HISTOGRAM_BINS) for f in sample}
         canvas = FigureCanvasAgg(job_picture.full(sample, job_picture.Data(columns, malignant, histograms)))
         canvas.draw()
         pictures.append(np.asarray(canvas.buffer_rgba())[..., :3])
