@@ -38,7 +38,7 @@ $(STAMP): requirements-dev.txt requirements-otel.txt functions/*/requirements.tx
 venv: $(STAMP) ## create .venv and install the requirements
 
 dev: $(STAMP) ## run redis and the four functions locally (Ctrl-C stops them)
-	@$(BIN)/python -m shared.devserver
+	@$(BIN)/python -m devtools.devserver
 
 # $(call debian_package,COMMAND,PACKAGE): install Debian's PACKAGE if COMMAND is missing (as root), else say how.
 define debian_package

@@ -11,8 +11,8 @@ from cloudevents.conversion import to_binary
 
 from bench.context import JSON, SAMPLE, Context, unknown_job_id
 from bench.services import SOURCES, first_answer, peak_rss_mib, spawn
-from shared import events
-from shared.jobs import COMPLETE, JobStore
+from shared.store.jobs import COMPLETE, JobStore
+from shared.web import events
 
 HISTOGRAM = "/graph/histogram?feature=radius_mean&bins=10"
 

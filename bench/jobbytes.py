@@ -15,10 +15,10 @@ import numpy as np
 from bench.context import Context
 from bench.load import Connection
 from shared.config import BUNDLED_DATASET
-from shared.dataset import ColumnCache
-from shared.features import FEATURES
-from shared.jobs import STORE_FILL_LIMIT, JobStore
+from shared.dataset.columns import ColumnCache
+from shared.dataset.features import FEATURES
 from shared.renderer import draw
+from shared.store.jobs import STORE_FILL_LIMIT, JobStore
 
 FEATURE_COUNTS = (1, 2, 3, 6)
 JOBS_PER_COUNT = 4

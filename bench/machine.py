@@ -8,7 +8,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared.devserver import ROOT, redis_server_binary
+from devtools.devserver import ROOT, redis_server_binary
 
 
 def _first(path: str, field: str) -> str:

@@ -11,7 +11,7 @@ from bench.drawing import floor_histogram_png, original_histogram_png
 from bench.load import Target, latency_series
 from bench.stats import percentile
 from shared.config import BUNDLED_DATASET
-from shared.dataset import DIAGNOSIS, ColumnCache
+from shared.dataset.columns import DIAGNOSIS, ColumnCache
 
 PER_ROUND = 7
 PATH = "/graph/histogram?feature=radius_mean&bins=10"

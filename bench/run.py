@@ -21,9 +21,9 @@ from bench import coldstart, jobbytes, machine, plottime, report, scale, turnaro
 from bench.context import Context
 from bench.load import Connection, wrk_binary
 from bench.services import peak_rss_mib, wait_idle
+from devtools.devserver import ROOT, free_port, start_redis, stop
 from shared.config import BUNDLED_DATASET
-from shared.dataset import load_file
-from shared.devserver import ROOT, free_port, start_redis, stop
+from shared.dataset.columns import load_file
 
 PHASES = ("cold", "warm", "plot", "jobs", "store", "scale")
 RESULTS = ROOT / "bench" / "results.json"

@@ -12,7 +12,7 @@ import time
 from bench.context import Context
 from bench.datasets import scale_csv
 from bench.load import Target, latency_series
-from shared.dataset import load_file
+from shared.dataset.columns import load_file
 
 SIZES = (569, 10_000, 100_000, 1_000_000)
 HISTOGRAM = "/graph/histogram?feature=radius_mean&bins=10"

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.devserver import BIN, ROOT, free_port, stop
+from devtools.devserver import BIN, ROOT, free_port, stop
 
 FLOORS = ROOT / "bench" / "floors"
 

@@ -18,11 +18,11 @@ from bench.load import Connection, Target, latency_series
 from bench.plottime import PATH as HISTOGRAM_PATH
 from bench.stats import percentile
 from shared.config import BUNDLED_DATASET
-from shared.dataset import ColumnCache
-from shared.dataset_csv import read_dataset_csv
-from shared.features import FEATURES
-from shared.jobs import COMPLETE, JobStore
+from shared.dataset.columns import ColumnCache
+from shared.dataset.csv_file import read_dataset_csv
+from shared.dataset.features import FEATURES
 from shared.renderer import draw
+from shared.store.jobs import COMPLETE, JobStore
 
 JOBS_PER_ROUND = 7
 

@@ -8,7 +8,7 @@ from bench.context import JSON, SAMPLE, Context
 from bench.load import Target, latency_series, redis_benchmark, wrk, wrk_script
 from bench.services import Service, wait_idle
 from bench.stats import percentile
-from shared.features import FEATURES
+from shared.dataset.features import FEATURES
 
 #: Requests per round in a latency series: more for quick answers, fewer for drawn plots.
 QUICK_SERIES, DRAWN_SERIES = 100, 12

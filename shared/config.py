@@ -41,7 +41,7 @@ class Config:
     log_format: str = "text"
     #: The function's name in its lines: functions-framework sets FUNCTION_TARGET from --target.
     service: str = "tumorscope"
-    #: Whether the standard OTEL_* variables ask for OpenTelemetry export (shared/telemetry.py).
+    #: Whether the standard OTEL_* variables ask for OpenTelemetry export (shared/observability/telemetry.py).
     otel_export: bool = False
     #: The service name spans and metrics carry: OTEL_SERVICE_NAME, else ``service``.
     otel_service_name: str = "tumorscope"

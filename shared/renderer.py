@@ -13,11 +13,11 @@ from typing import Any
 import redis
 from redis.exceptions import LockError
 
-from shared.backgrounds import Backgrounds, full_png
-from shared.dataset import DIAGNOSIS, ColumnCache, NoDataset
-from shared.dataset import info as dataset_info
-from shared.job_picture import MAX_PANELS, Data
-from shared.jobs import EXPIRED, FINISHED, RENDER_FAILED, UNDELIVERABLE, Job, JobStore
+from shared.dataset.columns import DIAGNOSIS, ColumnCache, NoDataset
+from shared.dataset.columns import info as dataset_info
+from shared.picture.backgrounds import Backgrounds, full_png
+from shared.picture.layout import MAX_PANELS, Data
+from shared.store.jobs import EXPIRED, FINISHED, RENDER_FAILED, UNDELIVERABLE, Job, JobStore
 
 log = logging.getLogger("tumorscope")
 
@@ -66,8 +66,8 @@ def draw(
 def warm_up(columns: ColumnCache, backgrounds: Backgrounds) -> int:
     """Draw the current data set's panel backgrounds ahead of its jobs; returns how many were drawn.
     Nothing for a data set over WARM_UP_MAX_ROWS, whose jobs are dominated by its data anyway."""
-    from shared import analysis
-    from shared.features import FEATURES
+    from shared.dataset import analysis
+    from shared.dataset.features import FEATURES
 
     version = columns.version()
     if dataset_info(columns.redis, version)["rows"] > WARM_UP_MAX_ROWS:

@@ -12,9 +12,9 @@ import pytest
 import redis
 from helpers import LocalServer
 
+from devtools.devserver import SPECS, free_port, start_function, start_redis, stop
 from shared.config import BUNDLED_DATASET
-from shared.dataset import load_file
-from shared.devserver import SPECS, free_port, start_function, start_redis, stop
+from shared.dataset.columns import load_file
 
 # render warms its panel backgrounds up (some 2 s of CPU) once it starts; the suite starts dozens
 # of render processes on two cores, so only the tests about the warm-up or about speed ask for it.

@@ -9,7 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from shared.devserver import ROOT
+from devtools.devserver import ROOT
 
 
 class LocalServer:

@@ -22,10 +22,10 @@ import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
+from devtools.devserver import free_port, start_redis, stop
 from shared.config import BUNDLED_DATASET
-from shared.dataset_csv import read_dataset_csv
-from shared.devserver import free_port, start_redis, stop
-from shared.features import FEATURES
+from shared.dataset.csv_file import read_dataset_csv
+from shared.dataset.features import FEATURES
 
 FINISHED = ("complete", "failed")
 #: Deliveries the stand-in Broker makes at once.

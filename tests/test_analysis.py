@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared import analysis
 from shared.config import BUNDLED_DATASET
-from shared.features import FEATURES, csv_name
+from shared.dataset import analysis
+from shared.dataset.features import FEATURES, csv_name
 
 BUNDLED = pd.read_csv(BUNDLED_DATASET).rename(columns={csv_name(f): f for f in FEATURES})
 SHUFFLED = BUNDLED.sample(frac=1, random_state=7).reset_index(drop=True)

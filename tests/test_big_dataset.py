@@ -15,10 +15,10 @@ from conftest import FunctionProcesses
 from PIL import Image
 
 from bench.generate_dataset import resample, write
+from devtools.devserver import stop
 from shared.config import BUNDLED_DATASET
-from shared.dataset import load_file
-from shared.devserver import stop
-from shared.features import FEATURES, csv_name
+from shared.dataset.columns import load_file
+from shared.dataset.features import FEATURES, csv_name
 
 pytestmark = pytest.mark.integration
 ROWS = 1_000_000

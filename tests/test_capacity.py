@@ -17,8 +17,8 @@ from helpers import error_of
 from reliability import PrivateRedis, deliver, deliver_until_acknowledged, job_status
 
 from shared.config import BUNDLED_DATASET
-from shared.dataset import load_file
-from shared.jobs import STORE_FILL_LIMIT, UNFINISHED
+from shared.dataset.columns import load_file
+from shared.store.jobs import STORE_FILL_LIMIT, UNFINISHED
 
 pytestmark = pytest.mark.integration
 

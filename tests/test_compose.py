@@ -16,7 +16,7 @@ import yaml
 from build_files import COMPOSE_FILE, DOCKERFILE, FUNCTIONS, ROOT, images
 from dockerfile_parse import DockerfileParser
 
-from shared.devserver import free_port
+from devtools.devserver import free_port
 
 IMAGE_PORT = 8080  # the Dockerfile's EXPOSE and PORT
 

@@ -21,7 +21,7 @@ import pytest
 import requests
 from PIL import Image
 
-from shared.devserver import ROOT
+from devtools.devserver import ROOT
 
 pytestmark = pytest.mark.containers
 
@@ -231,7 +231,7 @@ def first_answer_seconds(start: list[str], port: int, environ: dict | None = Non
 
 def test_figures_cold_start_of_a_container_beside_the_same_function_as_a_process(stack) -> None:
     """Printed for BENCHMARKS.md: spawn to first answer, 5 rounds each, container and process interleaved."""
-    from shared.devserver import SPECS, free_port, function_command
+    from devtools.devserver import SPECS, free_port, function_command
 
     environ = {**os.environ, "CONTAINERS_CONF": str(ROOT / ".containers" / "containers.conf")}
     for function in ("status", "graph"):

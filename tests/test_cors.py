@@ -13,7 +13,7 @@ import requests
 from conftest import FunctionProcesses
 from helpers import error_of
 
-from shared.devserver import free_port, stop
+from devtools.devserver import free_port, stop
 
 pytestmark = pytest.mark.integration
 

@@ -10,11 +10,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from devtools.devserver import ROOT
 from shared.config import BUNDLED_DATASET
-from shared.dataset import CURRENT, ColumnCache, column_key, current_version, ensure_loaded, info, load_file
-from shared.dataset_csv import DatasetError, read_dataset_csv
-from shared.devserver import ROOT
-from shared.features import FEATURES
+from shared.dataset.columns import (
+    CURRENT,
+    ColumnCache,
+    column_key,
+    current_version,
+    ensure_loaded,
+    info,
+    load_file,
+)
+from shared.dataset.csv_file import DatasetError, read_dataset_csv
+from shared.dataset.features import FEATURES
 
 BUNDLED_SHA256 = "1425d9affa78ba8e53afc81d0ef8a19069ee10c4b21fe89b3cf514071b12ee33"
 

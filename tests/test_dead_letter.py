@@ -14,9 +14,9 @@ import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
-from shared import events
-from shared.jobs import JobStore
 from shared.renderer import dead_letter_reason, is_dead_lettered
+from shared.store.jobs import JobStore
+from shared.web import events
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ import requests
 from helpers import error_of
 from reliability import deliver, job_status, log_lines, wait_for
 
-from shared.events import job_submitted
-from shared.jobs import JobStore
+from shared.store.jobs import JobStore
+from shared.web.events import job_submitted
 
 pytestmark = pytest.mark.integration
 

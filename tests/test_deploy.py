@@ -15,6 +15,7 @@ import pytest
 import yaml
 from build_files import ROOT
 
+from devtools.devserver import free_port
 from knative.deploy import (
     DeployError,
     build,
@@ -28,7 +29,6 @@ from knative.deploy import (
 )
 from knative.readiness import broker_address, is_cluster_local, is_waited_for, readiness, service_url
 from knative.smoke import SmokeError, Urls, journey
-from shared.devserver import free_port
 
 NOW = "2026-11-28T04:10:12Z"
 

@@ -21,7 +21,7 @@ import psutil
 import pytest
 import requests
 
-from shared.devserver import ROOT, free_port, port_is_free, start_process, stop, wait_for_port
+from devtools.devserver import ROOT, free_port, port_is_free, start_process, stop, wait_for_port
 
 pytestmark = pytest.mark.integration
 
@@ -37,12 +37,12 @@ def dev_environment() -> dict[str, str]:
 
 
 class Dev:
-    """``python -m shared.devserver`` as a terminal starts it, with its output read line by line."""
+    """``python -m devtools.devserver`` as a terminal starts it, with its output read line by line."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
         self.process = start_process(
-            [sys.executable, "-m", "shared.devserver"],
+            [sys.executable, "-m", "devtools.devserver"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         self.output: list[str] = []
@@ -137,7 +137,7 @@ def test_a_taken_port_is_named_with_what_holds_it_instead_of_hanging() -> None:
         taken.listen()
         started = time.monotonic()
         result = subprocess.run(
-            [sys.executable, "-m", "shared.devserver"], env=env, capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "devtools.devserver"], env=env, capture_output=True, text=True, timeout=60
         )
     assert result.returncode == 1
     assert f"status port {env['STATUS_PORT']} (held by " in result.stderr

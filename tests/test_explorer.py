@@ -20,9 +20,9 @@ from browser import Problems, chromium
 from playwright.sync_api import BrowserContext, Page
 from test_devserver import Dev, dev_environment, stop_group_and_wait
 
-from shared.devserver import ROOT
-from shared.features import FEATURES
-from shared.plots import COLOURS
+from devtools.devserver import ROOT
+from shared.dataset.features import FEATURES
+from shared.plotting.plots import COLOURS
 
 pytestmark = pytest.mark.integration
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from shared.dataset.features import FEATURES, canonical_name, csv_name, parse_feature, parse_sample
 from shared.errors import ApiError
-from shared.features import FEATURES, canonical_name, csv_name, parse_feature, parse_sample
 
 
 def test_there_are_thirty_features_in_the_csv_order() -> None:

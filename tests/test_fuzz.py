@@ -14,7 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import allow_header_conformance
 
-from shared.devserver import ROOT
+from devtools.devserver import ROOT
 
 pytestmark = pytest.mark.integration
 

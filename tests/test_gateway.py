@@ -21,8 +21,8 @@ from browser import Problems, chromium
 from conftest import FunctionProcesses
 from helpers import error_of
 
+from devtools.devserver import free_port, stop, wait_for_port
 from knative.smoke import Urls, journey
-from shared.devserver import free_port, stop, wait_for_port
 
 pytestmark = pytest.mark.integration
 

@@ -20,10 +20,10 @@ import requests
 from helpers import error_of
 from PIL import Image
 
+from devtools.devserver import ROOT
 from shared.config import BUNDLED_DATASET
-from shared.dataset import CURRENT, load_file
-from shared.devserver import ROOT
-from shared.features import FEATURES, csv_name
+from shared.dataset.columns import CURRENT, load_file
+from shared.dataset.features import FEATURES, csv_name
 
 pytestmark = pytest.mark.integration
 FRAME = pd.read_csv(BUNDLED_DATASET).rename(columns={csv_name(f): f for f in FEATURES})

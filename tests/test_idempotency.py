@@ -9,7 +9,7 @@ import pytest
 import requests
 from helpers import error_of
 
-from shared.jobs import JobStore
+from shared.store.jobs import JobStore
 
 pytestmark = pytest.mark.integration
 

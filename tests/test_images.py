@@ -25,9 +25,9 @@ import requests
 from build_files import DOCKERFILE, ROOT, Image, copy_build_context, images
 from cloudevents.conversion import to_binary
 
-from shared import events
-from shared.devserver import free_port, stop, wait_for_port
-from shared.jobs import JobStore
+from devtools.devserver import free_port, stop, wait_for_port
+from shared.store.jobs import JobStore
+from shared.web import events
 
 pytestmark = pytest.mark.integration
 

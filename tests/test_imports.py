@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from shared.devserver import ROOT
+from devtools.devserver import ROOT
 from tests.helpers import with_opentelemetry
 
 HEAVY = ("pandas", "numpy", "matplotlib", "opentelemetry", "google.protobuf")
-#: What shared/telemetry.py imports when it starts (redis-py imports opentelemetry's metrics API
+#: What shared/observability/telemetry.py imports when it starts (redis-py imports opentelemetry's metrics API
 #: by itself wherever opentelemetry is installed: that is why the default images have none).
 OURS = ("opentelemetry.sdk.trace", "opentelemetry.exporter.otlp", "opentelemetry.instrumentation.flask")
 PROBE = """

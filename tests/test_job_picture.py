@@ -10,12 +10,16 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
-from shared import analysis, backgrounds, job_picture, palette, plot_cache, scatter_bands
-from shared.backgrounds import Backgrounds, full_png
 from shared.config import BUNDLED_DATASET
-from shared.dataset_csv import read_dataset_csv
-from shared.features import FEATURES, parse_sample
-from shared.job_picture import CELL_HEIGHT, CELL_WIDTH, Data, Panel
+from shared.dataset import analysis
+from shared.dataset.csv_file import read_dataset_csv
+from shared.dataset.features import FEATURES, parse_sample
+from shared.picture import backgrounds, palette
+from shared.picture import bands as scatter_bands
+from shared.picture import layout as job_picture
+from shared.picture.backgrounds import Backgrounds, full_png
+from shared.picture.layout import CELL_HEIGHT, CELL_WIDTH, Data, Panel
+from shared.store import plot_cache
 
 DATASET = read_dataset_csv(BUNDLED_DATASET)
 COLUMNS, MALIGNANT = DATASET.columns, DATASET.malignant.astype(bool)
@@ -165,7 +169,7 @@ def test_most_scatter_axes_keep_to_their_bands() -> None:
 
 
 def test_the_palette_file_is_what_its_generator_makes() -> None:
-    assert palette.make() == palette.PALETTE_PATH.read_text().split(), "run python -m shared.palette"
+    assert palette.make() == palette.PALETTE_PATH.read_text().split(), "run python -m shared.picture.palette"
 
 
 def test_a_palette_picture_is_true_to_the_full_colour_drawing() -> None:

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from shared.errors import ApiError
-from shared.jobs import JobStore, check_job_id, new_job_id
+from shared.store.jobs import JobStore, check_job_id, new_job_id
 
 
 @pytest.fixture

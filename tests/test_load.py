@@ -23,7 +23,7 @@ import requests
 from reliability import Broker, PrivateRedis, descendants, samples
 
 from shared.config import BUNDLED_DATASET
-from shared.dataset import load_file
+from shared.dataset.columns import load_file
 
 pytestmark = pytest.mark.integration
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import requests
 
-from shared import logs, tracing
+from devtools.devserver import stop
 from shared.config import BUNDLED_DATASET
-from shared.dataset import load_file
-from shared.devserver import stop
+from shared.dataset.columns import load_file
+from shared.observability import logs, tracing
 from tests.conftest import FunctionProcesses
 from tests.helpers import json_lines
 from tests.reliability import PrivateRedis, log_lines, wait_until_finished

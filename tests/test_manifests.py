@@ -20,8 +20,8 @@ import yaml
 from build_files import ROOT, compose, default_image, images
 
 from knative.deploy import find
-from shared import events
 from shared.config import ConfigError, load_config
+from shared.web import events
 
 ENVIRONMENTS = ("test", "prod")
 FUNCTIONS = ("submit", "status", "render", "graph")

@@ -13,10 +13,10 @@ import yaml
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
-from shared.devserver import ROOT
+from devtools.devserver import ROOT
 from shared.errors import ApiError
-from shared.graphs import PLOTS
-from shared.http import Router
+from shared.plotting.graphs import PLOTS
+from shared.web.http import Router
 
 SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -137,7 +137,7 @@ def test_documented_bounds_are_the_enforced_bounds(name: str) -> None:
                 assert not rejected(name, **{parameter: value})
             assert rejected(name, **{parameter: "neither"})
         if schema.get("type") == "array":  # a comma-separated list of features
-            from shared.features import FEATURES
+            from shared.dataset.features import FEATURES
 
             low, high = schema["minItems"], schema["maxItems"]
             assert (spec["style"], spec["explode"], schema["uniqueItems"]) == ("form", False, True)
@@ -150,7 +150,7 @@ def test_documented_bounds_are_the_enforced_bounds(name: str) -> None:
 
 
 def test_the_documented_range_pattern_is_the_one_enforced() -> None:
-    from shared.graphs import RANGE_PATTERN
+    from shared.plotting.graphs import RANGE_PATTERN
 
     assert schema_of(query_parameters("/graph/histogram")["range"])["pattern"] == RANGE_PATTERN
     for accepted in ("5,30", "30,5", "-1.5e3,.5", "0,0", ""):
@@ -160,7 +160,7 @@ def test_the_documented_range_pattern_is_the_one_enforced() -> None:
 
 
 def test_the_feature_enum_is_the_thirty_features() -> None:
-    from shared.features import FEATURES
+    from shared.dataset.features import FEATURES
 
     assert SPEC["components"]["schemas"]["FeatureName"]["enum"] == list(FEATURES)
 

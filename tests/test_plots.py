@@ -12,9 +12,10 @@ import pytest
 from matplotlib.colors import to_rgb
 from PIL import Image
 
-from shared import analysis, plots
 from shared.config import BUNDLED_DATASET
-from shared.features import FEATURES, csv_name
+from shared.dataset import analysis
+from shared.dataset.features import FEATURES, csv_name
+from shared.plotting import plots
 
 FRAME = pd.read_csv(BUNDLED_DATASET).rename(columns={csv_name(f): f for f in FEATURES})
 MALIGNANT = (FRAME["diagnosis"] == "M").to_numpy()

@@ -18,11 +18,11 @@ from reliability import (
     wait_for,
 )
 
-from shared.dataset import store
-from shared.dataset_csv import Dataset
-from shared.events import job_submitted
-from shared.features import FEATURES
-from shared.jobs import JobStore
+from shared.dataset.columns import store
+from shared.dataset.csv_file import Dataset
+from shared.dataset.features import FEATURES
+from shared.store.jobs import JobStore
+from shared.web.events import job_submitted
 
 pytestmark = pytest.mark.integration
 

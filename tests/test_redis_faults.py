@@ -11,8 +11,8 @@ from helpers import error_of
 from reliability import PrivateRedis, deliver, job_status, wait_until_finished
 
 from shared.config import BUNDLED_DATASET
-from shared.dataset import load_file
-from shared.events import job_submitted
+from shared.dataset.columns import load_file
+from shared.web.events import job_submitted
 
 pytestmark = pytest.mark.integration
 

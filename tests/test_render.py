@@ -10,8 +10,8 @@ from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
 from helpers import error_of
 
-from shared.events import JOB_SUBMITTED, SOURCE, job_submitted
-from shared.jobs import JobStore
+from shared.store.jobs import JobStore
+from shared.web.events import JOB_SUBMITTED, SOURCE, job_submitted
 
 pytestmark = pytest.mark.integration
 

@@ -19,11 +19,11 @@ import requests
 from helpers import error_of
 from reliability import PrivateRedis, deliver, log_lines, wait_until_finished
 
+from devtools.devserver import ROOT
 from shared.config import BUNDLED_DATASET
-from shared.dataset import load_file
-from shared.devserver import ROOT
-from shared.events import job_submitted
-from shared.features import FEATURES
+from shared.dataset.columns import load_file
+from shared.dataset.features import FEATURES
+from shared.web.events import job_submitted
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import requests
 from helpers import error_of
 from reliability import job_status
 
-from shared.devserver import free_port
+from devtools.devserver import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -28,8 +28,8 @@ import requests
 from reliability import Broker, PrivateRedis, job_status, samples
 
 from shared.config import BUNDLED_DATASET
-from shared.dataset import load_file
-from shared.features import FEATURES
+from shared.dataset.columns import load_file
+from shared.dataset.features import FEATURES
 
 pytestmark = pytest.mark.integration
 

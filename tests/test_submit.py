@@ -9,7 +9,7 @@ import requests
 from cloudevents.http import from_http
 from helpers import error_of
 
-from shared.events import JOB_SUBMITTED, SOURCE
+from shared.web.events import JOB_SUBMITTED, SOURCE
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ import requests
 from cloudevents.conversion import to_structured
 from cloudevents.http import CloudEvent, from_http
 
-from shared import tracing
-from shared.jobs import new_job_id
+from shared.observability import tracing
+from shared.store.jobs import new_job_id
 from tests.conftest import FunctionProcesses, RedisServer
 from tests.reliability import Broker, log_lines, wait_for, wait_until_finished
 

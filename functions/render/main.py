@@ -15,19 +15,21 @@ import functions_framework
 from cloudevents.http import CloudEvent
 from redis.exceptions import RedisError
 
-from shared import events, logs, renderer, telemetry, tracing
+from shared import renderer
 from shared.config import load_config
-from shared.dataset import ColumnCache, NoDataset
-from shared.dataset import info as dataset_info
+from shared.dataset.columns import ColumnCache, NoDataset
+from shared.dataset.columns import info as dataset_info
 from shared.errors import ApiError, bad_request, unavailable
-from shared.explorer import Explorer
-from shared.graphs import FORMATS, PLOTS, feature_table
-from shared.http import Route, Router, install_error_handlers, json_response
-from shared.jobs import JobStore, check_job_id
-from shared.observe import observe
-from shared.plot_cache import BROWSER_MAX_AGE_SECONDS, PlotCache
-from shared.redis_client import connect
+from shared.observability import logs, telemetry, tracing
+from shared.observability.observe import observe
+from shared.plotting.graphs import FORMATS, PLOTS, feature_table
 from shared.renderer import Outcome, Renderer, dead_letter_reason, is_dead_lettered
+from shared.store.jobs import JobStore, check_job_id
+from shared.store.plot_cache import BROWSER_MAX_AGE_SECONDS, PlotCache
+from shared.store.redis_client import connect
+from shared.web import events
+from shared.web.explorer import Explorer
+from shared.web.http import Route, Router, install_error_handlers, json_response
 
 CONFIG = load_config()
 observe(CONFIG)  # the service is render or graph: functions-framework's --target

@@ -5,14 +5,14 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from shared import logs
 from shared.config import load_config
-from shared.cors import allow_cross_origin
 from shared.errors import ApiError
-from shared.http import Route, Router, install_error_handlers, json_response
-from shared.jobs import COMPLETE, FAILED, JobStore, check_job_id, not_found
-from shared.observe import observe
-from shared.redis_client import connect
+from shared.observability import logs
+from shared.observability.observe import observe
+from shared.store.jobs import COMPLETE, FAILED, JobStore, check_job_id, not_found
+from shared.store.redis_client import connect
+from shared.web.cors import allow_cross_origin
+from shared.web.http import Route, Router, install_error_handlers, json_response
 
 CONFIG = load_config()
 observe(CONFIG)

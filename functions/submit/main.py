@@ -8,15 +8,16 @@ import flask
 import functions_framework
 import requests
 
-from shared import events, logs, tracing
 from shared.config import load_config
-from shared.cors import allow_cross_origin
+from shared.dataset.features import parse_sample
 from shared.errors import at_capacity, unavailable
-from shared.features import parse_sample
-from shared.http import Route, Router, install_error_handlers, json_response, read_json
-from shared.jobs import SINK_FAILED, JobStore, check_idempotency_key
-from shared.observe import observe
-from shared.redis_client import FULL_ERROR, connect
+from shared.observability import logs, tracing
+from shared.observability.observe import observe
+from shared.store.jobs import SINK_FAILED, JobStore, check_idempotency_key
+from shared.store.redis_client import FULL_ERROR, connect
+from shared.web import events
+from shared.web.cors import allow_cross_origin
+from shared.web.http import Route, Router, install_error_handlers, json_response, read_json
 
 CONFIG = load_config()
 observe(CONFIG)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.features import FEATURES, csv_name
+from shared.dataset.features import FEATURES, csv_name
 
 
 class DatasetError(ValueError):

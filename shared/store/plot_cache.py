@@ -23,12 +23,12 @@ log = logging.getLogger("tumorscope")
 
 PREFIX = "tumorscope:graph"
 #: The code (and the job pictures' palette) that decides a graph's or a job picture's bytes.
+SHARED = Path(__file__).resolve().parent.parent
 DRAWING_CODE = (
-    *(
-        Path(__file__).parent / f"{name}.py"
-        for name in ("analysis", "features", "graphs", "plots", "job_picture", "backgrounds", "palette")
-    ),
-    Path(__file__).parent / "data" / "job-palette.txt",
+    *(SHARED / "dataset" / f"{name}.py" for name in ("analysis", "features")),
+    *(SHARED / "plotting" / f"{name}.py" for name in ("graphs", "plots")),
+    *(SHARED / "picture" / f"{name}.py" for name in ("layout", "backgrounds", "palette")),
+    SHARED / "picture" / "job-palette.txt",
 )
 #: How long one render may hold its key's lock, and how long an identical request waits for it.
 LOCK_SECONDS = 60

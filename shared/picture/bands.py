@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared.job_picture import AXES_BOX, CELL_HEIGHT, CELL_WIDTH
+from shared.picture.layout import AXES_BOX, CELL_HEIGHT, CELL_WIDTH
 
 if TYPE_CHECKING:
     import numpy as np
@@ -96,7 +96,7 @@ class Composer:
     def __init__(self) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-        from shared import job_picture
+        from shared.picture import layout as job_picture
 
         figure = job_picture.cell_figure()
         self.axes: dict[str, Axes] = {}
@@ -122,7 +122,7 @@ class Composer:
         self, x_band: Band, y_band: Band, x: np.ndarray, y: np.ndarray, malignant: np.ndarray
     ) -> FigureCanvasAgg:
         """The canvas holding the scatter of ``y`` against ``x``, its legend included."""
-        from shared.plots import _draw_scatter
+        from shared.plotting.plots import _draw_scatter
 
         axes = self.axes["scatter"]
         self.canvas.restore_region(self.blank)

@@ -1,7 +1,7 @@
 """W3C trace context (``traceparent``/``tracestate``): read, continued, started, and the current one.
 
 Hand-written on purpose: it is twenty lines, and without the ``OTEL_*`` variables no
-opentelemetry module may be imported (cold start). With them, shared/telemetry.py makes
+opentelemetry module may be imported (cold start). With them, shared/observability/telemetry.py makes
 OpenTelemetry's spans the current context instead.
 """
 

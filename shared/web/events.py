@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
-from shared.tracing import TraceContext
+from shared.observability.tracing import TraceContext
 
 if TYPE_CHECKING:  # requests is imported by send(): render and graph, which never send, skip its ~50 ms
     import requests

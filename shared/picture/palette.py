@@ -2,7 +2,7 @@
 
 A job picture is blends of a few colours (white, black, the two diagnoses', the sample's), so one
 palette made from reference pictures by Pillow's maximum-coverage quantiser holds every picture's
-colours within a few levels. ``python -m shared.palette`` makes it again after the drawing changes;
+colours within a few levels. ``python -m shared.picture.palette`` makes it again after the drawing changes;
 tests/test_job_picture.py fails until it is.
 """
 
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-PALETTE_PATH = Path(__file__).parent / "data" / "job-palette.txt"
+PALETTE_PATH = Path(__file__).parent / "job-palette.txt"
 COLOURS = 256
 WHITE = 0xFFFFFF
 #: zlib's level: 6 takes a six-panel picture to 40 KiB in 8 ms (8: 37 KiB in 20 ms; 9: 36 KiB in 50 ms).
@@ -76,10 +76,11 @@ def make() -> list[str]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
-    from shared import analysis, job_picture
     from shared.config import BUNDLED_DATASET
-    from shared.dataset_csv import read_dataset_csv
-    from shared.features import FEATURES
+    from shared.dataset import analysis
+    from shared.dataset.csv_file import read_dataset_csv
+    from shared.dataset.features import FEATURES
+    from shared.picture import layout as job_picture
     from shared.renderer import HISTOGRAM_BINS
 
     dataset = read_dataset_csv(BUNDLED_DATASET)

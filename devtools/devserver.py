@@ -1,6 +1,6 @@
 """Run Tumorscope on this machine without Docker: redis-server plus the four functions.
 
-``make dev`` runs ``python -m shared.devserver``. The tests and the benchmark start their
+``make dev`` runs ``python -m devtools.devserver``. The tests and the benchmark start their
 processes with the same helpers. Each process leads a process group of its own, and
 :func:`stop` ends the whole group: one SIGTERM, then SIGKILL after a grace.
 """
@@ -316,7 +316,7 @@ class Say:
         self.json = log_format == "json"
         self.log = logging.getLogger("tumorscope.devserver")
         if self.json:
-            from shared.logs import JsonFormatter
+            from shared.observability.logs import JsonFormatter
 
             handler = logging.StreamHandler(sys.stdout)
             handler.setFormatter(JsonFormatter("devserver"))
@@ -353,8 +353,8 @@ def _print_ready(say: Say, ports: Mapping[str, int], seconds: float) -> None:
 
 def main() -> int:
     from shared.config import load_config
-    from shared.dataset import load_file
-    from shared.redis_client import connect
+    from shared.dataset.columns import load_file
+    from shared.store.redis_client import connect
 
     started = time.perf_counter()
     say = Say(os.environ.get("LOG_FORMAT", "").strip().lower())

@@ -1,4 +1,4 @@
-"""The explorer page graph serves to a browser: static files from shared/static/, with ETags.
+"""The explorer page graph serves to a browser: static files from shared/web/static/, with ETags.
 
 The page calls graph (plots, /features) on its own origin, and submit and status at the public
 URLs graph is configured with; where those are unset (behind the compose gateway) it uses its
@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import flask
 
-from shared.http import Route, json_response
+from shared.web.http import Route, json_response
 
 STATIC = Path(__file__).parent / "static"
 #: The files the page loads besides itself, with what each is.
@@ -51,7 +51,7 @@ class Explorer:
         return [*files, services]
 
     def static(self, request: flask.Request, name: str) -> flask.Response:
-        """One file of shared/static/, with its ETag; 304 when ``If-None-Match`` names it."""
+        """One file of shared/web/static/, with its ETag; 304 when ``If-None-Match`` names it."""
         body, etag = _file(name)
         response = flask.Response(body, mimetype=MEDIA_TYPES[Path(name).suffix])
         response.set_etag(etag)

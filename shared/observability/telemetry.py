@@ -15,7 +15,7 @@ from typing import Any
 
 import flask
 
-from shared import tracing
+from shared.observability import tracing
 
 _state: dict[str, Any] = {}
 

@@ -13,9 +13,9 @@ import flask
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 
-from shared import logs
 from shared.errors import ApiError, at_capacity, bad_request, unavailable
-from shared.redis_client import FULL_ERROR, UNAVAILABLE_ERRORS
+from shared.observability import logs
+from shared.store.redis_client import FULL_ERROR, UNAVAILABLE_ERRORS
 
 log = logging.getLogger("tumorscope")
 

@@ -15,9 +15,11 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from shared import job_picture, palette, scatter_bands
-from shared.job_picture import CELL_AXES, CELL_HEIGHT, CELL_WIDTH, MAX_PANELS, Data, Layout, Panel
-from shared.plots import new_figure
+from shared.picture import bands as scatter_bands
+from shared.picture import layout as job_picture
+from shared.picture import palette
+from shared.picture.layout import CELL_AXES, CELL_HEIGHT, CELL_WIDTH, MAX_PANELS, Data, Layout, Panel
+from shared.plotting.plots import new_figure
 
 if TYPE_CHECKING:
     import numpy as np
@@ -244,7 +246,7 @@ class Backgrounds:
     def warm(self, version: str, data: Data) -> int:
         """Draw, one at a time and only while no picture is wanted, every histogram background and
         scatter band of ``columns`` not yet kept, so that later jobs only compose; returns how many."""
-        from shared.plot_cache import code_version
+        from shared.store.plot_cache import code_version
 
         key, features = (version, code_version()), list(data.columns)
         title = job_picture.title(data.malignant.size)
@@ -313,7 +315,7 @@ class Backgrounds:
 
     def png(self, version: str, sample: dict[str, float], data: Data) -> bytes:
         """``sample``'s picture as a palette PNG; ``version`` names the data set the columns are of."""
-        from shared.plot_cache import code_version
+        from shared.store.plot_cache import code_version
 
         key = (version, code_version())
         if not self._panels and not self.whole:  # a cold start's first picture: one figure is cheaper,

@@ -35,7 +35,7 @@ def label(feature: str) -> str:
 
 def axis_label(feature: str) -> str:
     """The full name with its unit: ``Area (mean) [px²]``."""
-    from shared.features import unit
+    from shared.dataset.features import unit
 
     return f"{label(feature)} [{unit(feature)}]" if unit(feature) else label(feature)
 

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from shared.features import FEATURES
+from shared.dataset.features import FEATURES
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from shared.dataset_csv import Dataset
+    from shared.dataset.csv_file import Dataset
 
 PREFIX = "tumorscope:dataset"
 CURRENT = f"{PREFIX}:current"
@@ -76,7 +76,7 @@ def store(client: redis.Redis, dataset: Dataset, source: str) -> None:
 
 def load_file(client: redis.Redis, path: Path) -> dict[str, Any]:
     """Parse, validate and store the CSV at ``path``; return its metadata."""
-    from shared.dataset_csv import read_dataset_csv
+    from shared.dataset.csv_file import read_dataset_csv
 
     dataset = read_dataset_csv(path)
     store(client, dataset, source=Path(path).name)
@@ -148,8 +148,8 @@ class ColumnCache:
 
 def main(argv: list[str] | None = None) -> int:
     from shared.config import load_config
-    from shared.dataset_csv import DatasetError
-    from shared.redis_client import connect
+    from shared.dataset.csv_file import DatasetError
+    from shared.store.redis_client import connect
 
     parser = argparse.ArgumentParser(prog="python -m shared.dataset", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -182,7 +182,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot reach Redis (REDIS_URL): {error}", file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

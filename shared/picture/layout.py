@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shared.plots import COLOURS, axis_label, new_figure
+from shared.plotting.plots import COLOURS, axis_label, new_figure
 
 if TYPE_CHECKING:
     import numpy as np
@@ -119,7 +119,7 @@ def title(malignant_size: int) -> str:
 
 def draw_data(axes: Axes, panel: Panel, data: Data) -> None:
     """The panel's data-set part, its legend included: what every sample's picture of it shares."""
-    from shared.plots import _draw_histogram, _draw_scatter
+    from shared.plotting.plots import _draw_histogram, _draw_scatter
 
     if panel.kind == "histogram":
         _draw_histogram(axes, data.histograms[panel.features[0]])

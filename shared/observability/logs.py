@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import tracing
+from shared.observability import tracing
 
 #: What a line may carry beside severity, message, service and time, when it is known.
 FIELDS = (

@@ -8,8 +8,8 @@ import time
 import flask
 from functions_framework.execution_id import EXECUTION_ID_REQUEST_HEADER
 
-from shared import logs, telemetry, tracing
 from shared.config import Config
+from shared.observability import logs, telemetry, tracing
 
 log = logging.getLogger("tumorscope.request")
 

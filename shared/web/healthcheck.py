@@ -1,4 +1,4 @@
-"""A container's healthcheck: ``python -m shared.healthcheck [--tcp]`` exits 0 while its function answers.
+"""A container's healthcheck: ``python -m shared.web.healthcheck [--tcp]`` exits 0 while its function answers.
 
 HTTP functions must answer ``GET /health/readiness`` on ``$PORT`` with a 2xx; with ``--tcp``
 (render: the cloudevent signature serves POST only) the port must accept a connection, as

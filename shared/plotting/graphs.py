@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.dataset import DIAGNOSIS, ColumnCache
+from shared.dataset.columns import DIAGNOSIS, ColumnCache
+from shared.dataset.features import FEATURES, describe, parse_feature
 from shared.errors import bad_request
-from shared.features import FEATURES, describe, parse_feature
-from shared.plots import ANNOTATE_UP_TO, MEDIA_TYPES
+from shared.plotting.plots import ANNOTATE_UP_TO, MEDIA_TYPES
 
 FORMATS = {**MEDIA_TYPES, "json": "application/json"}
 #: Bounds of the parameters that decide how long a render takes; a request beyond them is a 400.
@@ -169,8 +169,8 @@ def _rows(data: Columns) -> int:
 
 
 def _histogram_numbers(params: Params, data: Columns) -> dict[str, Any]:
-    from shared import analysis
-    from shared.plots import label
+    from shared.dataset import analysis
+    from shared.plotting.plots import label
 
     feature, by_diagnosis = params["feature"], params["by"] == "diagnosis"
     numbers = analysis.histogram(
@@ -196,7 +196,7 @@ def _histogram_numbers(params: Params, data: Columns) -> dict[str, Any]:
 
 
 def _histogram_picture(params: Params, _data: Columns, numbers: dict[str, Any]) -> bytes:
-    from shared import plots
+    from shared.plotting import plots
 
     return plots.histogram(params["feature"], numbers, _size(params), params["format"], params["log"])
 
@@ -205,8 +205,8 @@ def _histogram_picture(params: Params, _data: Columns, numbers: dict[str, Any]) 
 
 
 def _scatter_numbers(params: Params, data: Columns) -> dict[str, Any]:
-    from shared import analysis
-    from shared.plots import label
+    from shared.dataset import analysis
+    from shared.plotting.plots import label
 
     x, y = params["x"], params["y"]
     by_diagnosis = params["hue"] == "diagnosis"
@@ -219,7 +219,7 @@ def _scatter_numbers(params: Params, data: Columns) -> dict[str, Any]:
 
 
 def _scatter_picture(params: Params, data: Columns, numbers: dict[str, Any]) -> bytes:
-    from shared import plots
+    from shared.plotting import plots
 
     x, y = params["x"], params["y"]
     malignant = data[DIAGNOSIS] if params["hue"] == "diagnosis" else None
@@ -230,8 +230,8 @@ def _scatter_picture(params: Params, data: Columns, numbers: dict[str, Any]) -> 
 
 
 def _box_numbers(params: Params, data: Columns) -> dict[str, Any]:
-    from shared import analysis
-    from shared.plots import label
+    from shared.dataset import analysis
+    from shared.plotting.plots import label
 
     feature, kind = params["feature"], params["kind"]
     numbers = analysis.box(data[feature], data[DIAGNOSIS], violin=kind == "violin")
@@ -239,7 +239,7 @@ def _box_numbers(params: Params, data: Columns) -> dict[str, Any]:
 
 
 def _box_picture(params: Params, _data: Columns, numbers: dict[str, Any]) -> bytes:
-    from shared import plots
+    from shared.plotting import plots
 
     return plots.box(params["feature"], numbers, _size(params), params["format"])
 
@@ -248,7 +248,7 @@ def _box_picture(params: Params, _data: Columns, numbers: dict[str, Any]) -> byt
 
 
 def _correlation_numbers(params: Params, data: Columns) -> dict[str, Any]:
-    from shared import analysis
+    from shared.dataset import analysis
 
     features = params["features"]
     return {
@@ -261,7 +261,7 @@ def _correlation_numbers(params: Params, data: Columns) -> dict[str, Any]:
 
 
 def _correlation_picture(params: Params, _data: Columns, numbers: dict[str, Any]) -> bytes:
-    from shared import plots
+    from shared.plotting import plots
 
     return plots.correlation(numbers, _size(params), params["format"])
 
@@ -270,7 +270,7 @@ def _correlation_picture(params: Params, _data: Columns, numbers: dict[str, Any]
 
 
 def _pairs_numbers(params: Params, data: Columns) -> dict[str, Any]:
-    from shared import analysis
+    from shared.dataset import analysis
 
     features, malignant = params["features"], data[DIAGNOSIS]
     rows = _rows(data)
@@ -296,7 +296,7 @@ def _pairs_numbers(params: Params, data: Columns) -> dict[str, Any]:
 
 
 def _pairs_picture(params: Params, data: Columns, numbers: dict[str, Any]) -> bytes:
-    from shared import plots
+    from shared.plotting import plots
 
     return plots.pairs(data, data[DIAGNOSIS], numbers, _size(params), params["format"])
 
@@ -364,7 +364,7 @@ PLOTS = {
 
 def feature_table(columns: ColumnCache, version: str) -> dict[str, Any]:
     """``GET /features``: every feature with its unit and description, and its statistics per diagnosis."""
-    from shared import analysis
+    from shared.dataset import analysis
 
     data = columns.columns([*FEATURES, DIAGNOSIS], version)
     malignant = data[DIAGNOSIS]
