@@ -47,7 +47,7 @@ def draw(
 ) -> tuple[bytes, dict]:
     """The job's PNG and JSON summary: composed from ``backgrounds``, or without them drawn whole
     (and then, without ``palette``, in full colour)."""
-    from shared import analysis  # numpy and matplotlib: only once there is a job to draw
+    from shared.dataset import analysis  # numpy and matplotlib: only once there is a job to draw
 
     version = columns.version()
     data = columns.columns([*job.features, DIAGNOSIS], version)
