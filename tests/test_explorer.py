@@ -26,7 +26,7 @@ from shared.plotting.plots import COLOURS
 
 pytestmark = pytest.mark.integration
 
-STATIC = ROOT / "shared" / "static"
+STATIC = ROOT / "shared" / "web" / "static"
 #: What chromium sends for a page it navigates to.
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 #: What the page's own fetches log when submit answers a bad sample with its 400.
