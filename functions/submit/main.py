@@ -8,7 +8,7 @@ import flask
 import functions_framework
 import requests
 
-from shared.config import load_config
+from shared.config import load_config_or_exit
 from shared.dataset.features import parse_sample
 from shared.errors import at_capacity, unavailable
 from shared.observability import logs, tracing
@@ -19,7 +19,7 @@ from shared.web import events
 from shared.web.cors import allow_cross_origin
 from shared.web.http import Route, Router, install_error_handlers, json_response, read_json
 
-CONFIG = load_config()
+CONFIG = load_config_or_exit()
 observe(CONFIG)
 log = logging.getLogger("tumorscope")
 JOBS = JobStore(
