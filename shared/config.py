@@ -7,11 +7,12 @@ import math
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
+T = TypeVar("T")
 BUNDLED_DATASET = Path(__file__).parent / "data" / "breast-cancer-wisconsin-data.csv"
 
 
@@ -66,38 +67,39 @@ OTEL_EXPORT_VARIABLES = (
 )
 
 
-def _raw(environ: Mapping[str, str], name: str) -> str:
-    return environ.get(name, "").strip()
+def _checked(
+    environ: Mapping[str, str],
+    name: str,
+    default: T,
+    parse: Callable[[str], T],
+    valid: Callable[[T], bool],
+    expected: str,
+) -> T:
+    """``name``'s value, parsed and checked: else ConfigError ``NAME must be <expected>, not '<raw>'``."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = parse(raw)
+    except ValueError:
+        value = None
+    if value is None or not valid(value):
+        raise ConfigError(f"{name} must be {expected}, not {raw!r}")
+    return value
 
 
 def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
     """A duration in seconds: a finite number greater than 0 (``1.5``, ``30``); nan and inf are not."""
-    raw = _raw(environ, name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{name} must be a finite number of seconds greater than 0, not {raw!r}")
-    return value
+    expected = "a finite number of seconds greater than 0"
+    return _checked(environ, name, default, float, lambda v: math.isfinite(v) and v > 0, expected)
 
 
 def _whole(
     environ: Mapping[str, str], name: str, default: int, unit: str, low: int = 1, high: int = MAX_WHOLE
 ) -> int:
     """A whole number from ``low`` to ``high``; ``unit`` says what it counts, for the message."""
-    raw = _raw(environ, name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or not low <= value <= high:
-        raise ConfigError(f"{name} must be a whole number {unit} from {low} to {high}, not {raw!r}")
-    return value
+    expected = f"a whole number {unit} from {low} to {high}"
+    return _checked(environ, name, default, int, lambda v: low <= v <= high, expected)
 
 
 def _port(environ: Mapping[str, str], name: str, default: int) -> int:

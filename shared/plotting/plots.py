@@ -19,6 +19,10 @@ COLOURS = {"benign": "#0072B2", "malignant": "#D55E00", "all": "#555555", "sampl
 DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI = 900, 600, 100
 #: Colour maps: a sequential one for densities and a diverging one (ColorBrewer RdBu) for correlations.
 DENSITY_CMAP, CORRELATION_CMAP = "viridis", "RdBu_r"
+#: matplotlib's bxp names for the statistics of ``analysis.box``, and those a violin takes as they are.
+BXP_STATISTICS = {"med": "median", "q1": "q1", "q3": "q3", "whislo": "whisker_low", "whishi": "whisker_high",
+                  "fliers": "fliers", "mean": "mean"}  # fmt: skip
+VIOLIN_STATISTICS = ("mean", "median", "min", "max")
 #: Correlation heatmaps write each value in its cell up to this many features.
 ANNOTATE_UP_TO = 12
 
@@ -236,18 +240,7 @@ def box(feature: str, numbers: dict[str, Any], size: Size, image_format: str = "
 def _draw_boxes(axes: Axes, groups: dict[str, dict[str, Any]], positions: list[int]) -> None:
     """A box per group: quartiles, 1.5 IQR whiskers, fliers and a diamond at the mean."""
     drawn = axes.bxp(
-        [
-            {
-                "med": s["median"],
-                "q1": s["q1"],
-                "q3": s["q3"],
-                "whislo": s["whisker_low"],
-                "whishi": s["whisker_high"],
-                "fliers": s["fliers"],
-                "mean": s["mean"],
-            }
-            for s in groups.values()
-        ],
+        [{theirs: s[ours] for theirs, ours in BXP_STATISTICS.items()} for s in groups.values()],
         positions=positions,
         patch_artist=True,
         showmeans=True,
@@ -267,10 +260,7 @@ def _draw_violins(axes: Axes, groups: dict[str, dict[str, Any]], positions: list
             {
                 "coords": s["kde"]["coords"],
                 "vals": s["kde"]["density"],
-                "mean": s["mean"],
-                "median": s["median"],
-                "min": s["min"],
-                "max": s["max"],
+                **{k: s[k] for k in VIOLIN_STATISTICS},
             }
             for s in groups.values()
         ],
