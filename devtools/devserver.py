@@ -432,7 +432,7 @@ def main() -> int:
     started = time.perf_counter()
     say = Say(os.environ.get("LOG_FORMAT", "").strip().lower())
     try:
-        wiring = plan(load_dev_config(os.environ), os.environ)
+        planned = plan(load_dev_config(os.environ), os.environ)
     except ConfigError as error:
         say(f"make dev: {error}", error=True)
         return 2
@@ -448,13 +448,13 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        wanted = dict(wiring.ports)
-        if wiring.redis_port is not None:
-            wanted["redis"] = wiring.redis_port
+        wanted = dict(planned.ports)
+        if planned.redis_port is not None:
+            wanted["redis"] = planned.redis_port
         _check_ports(wanted)
-        start_store(wiring, processes, say)
-        start_functions(wiring, processes, say, interrupted)
-        _print_ready(say, wiring.ports, time.perf_counter() - started)
+        start_store(planned, processes, say)
+        start_functions(planned, processes, say, interrupted)
+        _print_ready(say, planned.ports, time.perf_counter() - started)
         return supervise(processes, say, interrupted)
     except StartError as error:
         say(f"make dev: {error}", error=True)
