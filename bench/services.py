@@ -9,32 +9,37 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools.devserver import BIN, ROOT, free_port, stop
+from devtools.devserver import ROOT, SPECS, FunctionSpec, free_port, launch_function, stop, wait_for_http
 
 FLOORS = ROOT / "bench" / "floors"
 
 
 @dataclass(frozen=True)
 class Source:
-    """A functions-framework function: where its code is, its target, signature and THREADS."""
+    """A function the benchmark runs (Tumorscope's or a floor), with the THREADS it is deployed with."""
 
-    name: str
-    path: Path
-    target: str
-    signature: str = "http"
+    spec: FunctionSpec
     threads: int = 4
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def _floor(name: str) -> FunctionSpec:
+    return FunctionSpec(name, name, FLOORS / name / "main.py")
 
 
 #: THREADS as the deployment sets them (docker-compose and Knative containerConcurrency):
 #: I/O-bound submit and status take 8, CPU-bound graph 4, render 2. A floor takes its function's.
 SOURCES = {
-    "submit": Source("submit", ROOT / "functions/submit/main.py", "submit", threads=8),
-    "status": Source("status", ROOT / "functions/status/main.py", "status", threads=8),
-    "render": Source("render", ROOT / "functions/render/main.py", "render", "cloudevent", threads=2),
-    "graph": Source("graph", ROOT / "functions/render/main.py", "graph", threads=4),
-    "hello": Source("hello", FLOORS / "hello/main.py", "hello", threads=8),
-    "light": Source("light", FLOORS / "light/main.py", "light", threads=8),
-    "plot": Source("plot", FLOORS / "plot/main.py", "plot", threads=4),
+    "submit": Source(SPECS["submit"], threads=8),
+    "status": Source(SPECS["status"], threads=8),
+    "render": Source(SPECS["render"], threads=2),
+    "graph": Source(SPECS["graph"], threads=4),
+    "hello": Source(_floor("hello"), threads=8),
+    "light": Source(_floor("light"), threads=8),
+    "plot": Source(_floor("plot"), threads=4),
 }
 
 
@@ -64,25 +69,10 @@ class Service:
 def spawn(source: Source, environ: dict[str, str], log_dir: Path) -> Service:
     """Start ``source`` as ``functions-framework`` does in its container; do not wait for it."""
     port = free_port()
-    command = [
-        str(BIN / "functions-framework"),
-        "--target", source.target,
-        "--source", str(source.path),
-        "--signature-type", source.signature,
-        "--port", str(port),
-        "--host", "127.0.0.1",
-    ]  # fmt: skip
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "PYTHONUNBUFFERED": "1",
-        "THREADS": str(source.threads),
-        "LOG_LEVEL": "WARNING",
-        **environ,
-    }
     log_dir.mkdir(parents=True, exist_ok=True)
+    environ = {"THREADS": str(source.threads), "LOG_LEVEL": "WARNING", **environ}
     with open(log_dir / f"{source.name}-{port}.log", "w") as log:
-        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        process = launch_function(source.spec, port, environ, log)
     return Service(source, process, port)
 
 
@@ -128,15 +118,8 @@ def first_answer(
 def start_warm(source: Source, environ: dict[str, str], log_dir: Path) -> Service:
     """A function started and answering: for the warm figures."""
     service = spawn(source, environ, log_dir)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            request(service.port, "GET", "/health/readiness")
-            return service
-        except ConnectionRefusedError:
-            if service.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{source.name} did not start; see {log_dir}") from None
-            time.sleep(0.01)
+    wait_for_http(service.port, service.process)
+    return service
 
 
 def cpu_seconds(service: Service) -> float:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from shared.config import Config, ConfigError, DevConfig, load_config, load_dev_config
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 #: How long a stopped process group may take to exit after its SIGTERM before it is SIGKILLed.
@@ -33,19 +35,19 @@ KILL_WAIT_SECONDS = 2.0
 
 @dataclass(frozen=True)
 class FunctionSpec:
+    """A function as functions-framework runs it: its target in a source file, and its signature type."""
+
     name: str
     target: str
-    folder: str
-    signature: str
-    port_variable: str
-    default_port: int
+    source: Path
+    signature: str = "http"
 
 
 FUNCTIONS = (
-    FunctionSpec("submit", "submit", "submit", "http", "SUBMIT_PORT", 8081),
-    FunctionSpec("status", "status", "status", "http", "STATUS_PORT", 8082),
-    FunctionSpec("render", "render", "render", "cloudevent", "RENDER_PORT", 8083),
-    FunctionSpec("graph", "graph", "render", "http", "GRAPH_PORT", 8084),
+    FunctionSpec("submit", "submit", ROOT / "functions" / "submit" / "main.py"),
+    FunctionSpec("status", "status", ROOT / "functions" / "status" / "main.py"),
+    FunctionSpec("render", "render", ROOT / "functions" / "render" / "main.py", "cloudevent"),
+    FunctionSpec("graph", "graph", ROOT / "functions" / "render" / "main.py"),
 )
 SPECS = {spec.name: spec for spec in FUNCTIONS}
 
@@ -178,28 +180,36 @@ def start_redis(port: int, directory: Path, *extra: str) -> subprocess.Popen:
 
 
 def function_command(spec: FunctionSpec, port: int) -> list[str]:
+    """functions-framework's command line for ``spec`` on 127.0.0.1:``port``, as the images run it."""
     return [
         str(BIN / "functions-framework"),
         "--target", spec.target,
-        "--source", str(ROOT / "functions" / spec.folder / "main.py"),
+        "--source", str(spec.source),
         "--signature-type", spec.signature,
         "--port", str(port),
         "--host", "127.0.0.1",
     ]  # fmt: skip
 
 
+def launch_function(
+    spec: FunctionSpec, port: int, environ: Mapping[str, str], log_file: IO | int | None = None
+) -> subprocess.Popen:
+    """Start one function in a process group of its own and return at once (the benchmark times its start)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **environ}
+    return start_process(
+        function_command(spec, port), env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT
+    )
+
+
 def start_function(
     spec: FunctionSpec,
     port: int,
     environ: Mapping[str, str],
-    log_file: IO | None = None,
+    log_file: IO | int | None = None,
     interrupted: Callable[[], bool] = _never,
 ) -> subprocess.Popen:
     """Start one function as functions-framework runs it in its container; return once it answers HTTP."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **environ}
-    process = start_process(
-        function_command(spec, port), env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT
-    )
+    process = launch_function(spec, port, environ, log_file)
     try:
         wait_for_http(port, process, interrupted=interrupted)
     except BaseException:
@@ -257,16 +267,6 @@ def stop(processes: list[subprocess.Popen], grace: float = STOP_GRACE_SECONDS) -
     deadline = time.monotonic() + KILL_WAIT_SECONDS
     while alive() and time.monotonic() < deadline:
         time.sleep(0.02)
-
-
-def _ports() -> dict[str, int]:
-    ports = {}
-    for spec in FUNCTIONS:
-        raw = os.environ.get(spec.port_variable) or str(spec.default_port)
-        if not raw.isdigit():
-            raise StartError(f"{spec.port_variable}={raw!r} is not a port number")
-        ports[spec.name] = int(raw)
-    return ports
 
 
 #: Start order: consumers before producers, so that nothing answers before what it calls is up.
@@ -351,13 +351,91 @@ def _print_ready(say: Say, ports: Mapping[str, int], seconds: float) -> None:
     )
 
 
-def main() -> int:
-    from shared.config import load_config
+@dataclass(frozen=True)
+class Plan:
+    """What make dev will run: each function's port, and the store (its own redis-server unless REDIS_URL)."""
+
+    ports: Mapping[str, int]
+    redis_port: int | None  # None: REDIS_URL names a Redis that is already running
+    redis_url: str
+    #: The environment every function gets beyond make dev's own.
+    environ: Mapping[str, str]
+    config: Config
+
+
+def plan(dev: DevConfig, environ: Mapping[str, str]) -> Plan:
+    """Wire the functions together (K_SINK at render, the explorer's URLs) and check their settings."""
+    ports = dev.ports
+    redis_url = dev.redis_url or f"redis://127.0.0.1:{dev.redis_port}/0"
+    wiring = {
+        "REDIS_URL": redis_url,
+        "K_SINK": f"http://127.0.0.1:{ports['render']}",
+        "STATUS_BASE_URL": f"http://localhost:{ports['status']}",
+        **explorer_wiring(ports),
+        "THREADS": str(dev.threads),
+    }
+    config = load_config({**environ, **wiring})
+    return Plan(ports, None if dev.redis_url else dev.redis_port, redis_url, wiring, config)
+
+
+def start_store(plan: Plan, processes: list[subprocess.Popen], say: Say) -> None:
+    """Start make dev's own redis-server (unless REDIS_URL names one) and load the data set into it."""
     from shared.dataset.columns import load_file
     from shared.store.redis_client import connect
 
+    if plan.redis_port is not None:
+        processes.append(start_redis(plan.redis_port, ROOT / ".dev" / "redis"))
+        say(f"redis    {plan.redis_url} (its own redis-server, data in .dev/redis)")
+    meta = load_file(connect(plan.redis_url, 30), plan.config.dataset_path)
+    say(f"data set {meta['rows']} rows from {meta['source']}, version {meta['version'][:12]}")
+
+
+def start_functions(
+    plan: Plan, processes: list[subprocess.Popen], say: Say, interrupted: Callable[[], bool]
+) -> None:
+    """Start the four functions, consumers first; return once render's warm-up (if any) is over."""
+    warmed = threading.Event()
+    for name in START_ORDER:
+        if interrupted():
+            raise Interrupted
+        piped = name == "render" and plan.config.render_warm_up
+        output = subprocess.PIPE if piped else None
+        port = plan.ports[name]
+        processes.append(start_function(SPECS[name], port, plan.environ, output, interrupted))
+        if piped:
+            threading.Thread(target=_forward, args=(processes[-1], warmed), daemon=True).start()
+        say(f"{name:8} http://localhost:{port}")
+    if plan.config.render_warm_up:  # so that even the first pictures only compose (RENDER_WARM_UP)
+        say("render   drawing its panel backgrounds ...")
+        while not warmed.wait(0.1):
+            if interrupted():
+                raise Interrupted
+
+
+def supervise(processes: list[subprocess.Popen], say: Say, interrupted: Callable[[], bool]) -> int:
+    """Wait for Ctrl-C or SIGTERM (then raise Interrupted); 1 as soon as any process exits."""
+    while not interrupted():
+        if any(process.poll() is not None for process in processes):
+            dead = [" ".join(map(str, p.args[:3])) for p in processes if p.poll() is not None]
+            say(f"make dev: {'; '.join(dead)} exited; stopping the rest", error=True)
+            return 1
+        time.sleep(0.1)
+    raise Interrupted
+
+
+def main() -> int:
+    """make dev: check the settings, start redis, the data set and the functions, then supervise them.
+
+    Exit status: 0 after Ctrl-C or SIGTERM, 1 if something could not start or exited, 2 for a
+    setting it cannot use (one line naming the variable, no traceback).
+    """
     started = time.perf_counter()
     say = Say(os.environ.get("LOG_FORMAT", "").strip().lower())
+    try:
+        planned = plan(load_dev_config(os.environ), os.environ)
+    except ConfigError as error:
+        say(f"make dev: {error}", error=True)
+        return 2
     processes: list[subprocess.Popen] = []
     signalled: list[int] = []
 
@@ -370,47 +448,14 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        ports = _ports()
-        redis_port = int(os.environ.get("DEV_REDIS_PORT", "6380"))
-        redis_url = os.environ.get("REDIS_URL")
-        _check_ports(ports if redis_url else {**ports, "redis": redis_port})
-        if not redis_url:
-            processes.append(start_redis(redis_port, ROOT / ".dev" / "redis"))
-            redis_url = f"redis://127.0.0.1:{redis_port}/0"
-            say(f"redis    {redis_url} (its own redis-server, data in .dev/redis)")
-        environ = {
-            "REDIS_URL": redis_url,
-            "K_SINK": f"http://127.0.0.1:{ports['render']}",
-            "STATUS_BASE_URL": f"http://localhost:{ports['status']}",
-            **explorer_wiring(ports),
-            "THREADS": os.environ.get("THREADS", "4"),
-        }
-        config = load_config({**os.environ, **environ})
-        meta = load_file(connect(redis_url, 30), config.dataset_path)
-        say(f"data set {meta['rows']} rows from {meta['source']}, version {meta['version'][:12]}")
-        warmed = threading.Event()
-        for name in START_ORDER:
-            if interrupted():
-                raise Interrupted
-            piped = name == "render" and config.render_warm_up
-            output = subprocess.PIPE if piped else None
-            processes.append(start_function(SPECS[name], ports[name], environ, output, interrupted))
-            if piped:
-                threading.Thread(target=_forward, args=(processes[-1], warmed), daemon=True).start()
-            say(f"{name:8} http://localhost:{ports[name]}")
-        if config.render_warm_up:  # so that even the first pictures only compose (RENDER_WARM_UP)
-            say("render   drawing its panel backgrounds ...")
-            while not warmed.wait(0.1):
-                if interrupted():
-                    raise Interrupted
-        _print_ready(say, ports, time.perf_counter() - started)
-        while not interrupted():
-            if any(process.poll() is not None for process in processes):
-                dead = [" ".join(map(str, p.args[:3])) for p in processes if p.poll() is not None]
-                say(f"make dev: {'; '.join(dead)} exited; stopping the rest", error=True)
-                return 1
-            time.sleep(0.1)
-        raise Interrupted
+        wanted = dict(planned.ports)
+        if planned.redis_port is not None:
+            wanted["redis"] = planned.redis_port
+        _check_ports(wanted)
+        start_store(planned, processes, say)
+        start_functions(planned, processes, say, interrupted)
+        _print_ready(say, planned.ports, time.perf_counter() - started)
+        return supervise(processes, say, interrupted)
     except StartError as error:
         say(f"make dev: {error}", error=True)
         return 1

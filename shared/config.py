@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn, TypeVar
 
+T = TypeVar("T")
 BUNDLED_DATASET = Path(__file__).parent / "data" / "breast-cancer-wisconsin-data.csv"
 
 
@@ -50,6 +54,11 @@ class Config:
 
 
 LOG_FORMATS = ("text", "json")
+#: Python logging's levels, as LOG_LEVEL may name them (any case).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: The longest TTL or deadline, and the largest body: Redis and Python take anything up to here.
+MAX_WHOLE = 2**31 - 1
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 #: Any of these set (and OTEL_SDK_DISABLED not true) turns export on; the SDK reads the rest itself.
 OTEL_EXPORT_VARIABLES = (
     "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -58,17 +67,43 @@ OTEL_EXPORT_VARIABLES = (
 )
 
 
-def _number(environ: Mapping[str, str], name: str, default: float, kind: type) -> float:
+def _checked(
+    environ: Mapping[str, str],
+    name: str,
+    default: T,
+    parse: Callable[[str], T],
+    valid: Callable[[T], bool],
+    expected: str,
+) -> T:
+    """``name``'s value, parsed and checked: else ConfigError ``NAME must be <expected>, not '<raw>'``."""
     raw = environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = kind(raw)
+        value = parse(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}") from None
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r} must be greater than 0")
+        value = None
+    if value is None or not valid(value):
+        raise ConfigError(f"{name} must be {expected}, not {raw!r}")
     return value
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    """A duration in seconds: a finite number greater than 0 (``1.5``, ``30``); nan and inf are not."""
+    expected = "a finite number of seconds greater than 0"
+    return _checked(environ, name, default, float, lambda v: math.isfinite(v) and v > 0, expected)
+
+
+def _whole(
+    environ: Mapping[str, str], name: str, default: int, unit: str, low: int = 1, high: int = MAX_WHOLE
+) -> int:
+    """A whole number from ``low`` to ``high``; ``unit`` says what it counts, for the message."""
+    expected = f"a whole number {unit} from {low} to {high}"
+    return _checked(environ, name, default, int, lambda v: low <= v <= high, expected)
+
+
+def _port(environ: Mapping[str, str], name: str, default: int) -> int:
+    return _whole(environ, name, default, "(a TCP port)", 1, 65535)
 
 
 def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
@@ -96,8 +131,25 @@ def _ce_overrides(raw: str) -> dict[str, str]:
 def _log_format(environ: Mapping[str, str]) -> str:
     value = (environ.get("LOG_FORMAT") or "text").strip().lower()
     if value not in LOG_FORMATS:
-        raise ConfigError(f"LOG_FORMAT={value!r}: expected {' or '.join(LOG_FORMATS)}")
+        raise ConfigError(f"LOG_FORMAT must be {' or '.join(LOG_FORMATS)}, not {value!r}")
     return value
+
+
+def _log_level(environ: Mapping[str, str], default: str) -> str:
+    raw = environ.get("LOG_LEVEL", "").strip()
+    value = raw.upper() or default
+    if value not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {raw!r}")
+    return value
+
+
+def _redis_url(name: str, url: str) -> str:
+    """A URL redis-py can connect to: ``redis://``, ``rediss://`` or ``unix://``."""
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme not in REDIS_SCHEMES:
+        schemes = ", ".join(f"{s}://" for s in REDIS_SCHEMES)
+        raise ConfigError(f"{name} must be a URL starting {schemes}, not {url!r}")
+    return url
 
 
 def _otel_export(environ: Mapping[str, str]) -> bool:
@@ -116,34 +168,87 @@ def _origins(raw: str) -> tuple[str, ...]:
 
 
 def load_config(environ: Mapping[str, str] = os.environ) -> Config:
-    """Read the configuration from the environment; unset or empty values take the defaults."""
+    """Read the configuration from the environment; unset or empty values take the defaults.
+
+    A value Tumorscope cannot use (``JOB_TTL_SECONDS=nan``, ``LOG_LEVEL=loud``) raises
+    :class:`ConfigError`, whose message names the variable.
+    """
     defaults = Config()
-    redis_url = environ.get("REDIS_URL") or defaults.redis_url
+    redis_url = _redis_url("REDIS_URL", environ.get("REDIS_URL", "").strip() or defaults.redis_url)
     service = environ.get("FUNCTION_TARGET", "").strip() or defaults.service
     return Config(
         redis_url=redis_url,
-        cache_redis_url=environ.get("CACHE_REDIS_URL", "").strip() or redis_url,
-        redis_timeout_seconds=_number(
-            environ, "REDIS_TIMEOUT_SECONDS", defaults.redis_timeout_seconds, float
+        cache_redis_url=_redis_url(
+            "CACHE_REDIS_URL", environ.get("CACHE_REDIS_URL", "").strip() or redis_url
         ),
+        redis_timeout_seconds=_seconds(environ, "REDIS_TIMEOUT_SECONDS", defaults.redis_timeout_seconds),
         k_sink=environ.get("K_SINK", "").strip(),
         ce_overrides=_ce_overrides(environ.get("K_CE_OVERRIDES", "")),
-        sink_timeout_seconds=_number(environ, "SINK_TIMEOUT_SECONDS", defaults.sink_timeout_seconds, float),
+        sink_timeout_seconds=_seconds(environ, "SINK_TIMEOUT_SECONDS", defaults.sink_timeout_seconds),
         status_base_url=environ.get("STATUS_BASE_URL", "").strip().rstrip("/"),
         submit_base_url=environ.get("SUBMIT_BASE_URL", "").strip().rstrip("/"),
         cors_allowed_origins=_origins(environ.get("CORS_ALLOWED_ORIGINS", "")),
-        job_ttl_seconds=int(_number(environ, "JOB_TTL_SECONDS", defaults.job_ttl_seconds, int)),
-        job_deadline_seconds=int(
-            _number(environ, "JOB_DEADLINE_SECONDS", defaults.job_deadline_seconds, int)
+        job_ttl_seconds=_whole(environ, "JOB_TTL_SECONDS", defaults.job_ttl_seconds, "of seconds"),
+        job_deadline_seconds=_whole(
+            environ, "JOB_DEADLINE_SECONDS", defaults.job_deadline_seconds, "of seconds"
         ),
-        render_lock_seconds=_number(environ, "RENDER_LOCK_SECONDS", defaults.render_lock_seconds, float),
+        render_lock_seconds=_seconds(environ, "RENDER_LOCK_SECONDS", defaults.render_lock_seconds),
         dataset_path=Path(environ.get("DATASET_PATH") or defaults.dataset_path),
-        max_body_bytes=int(_number(environ, "MAX_BODY_BYTES", defaults.max_body_bytes, int)),
-        cache_ttl_seconds=int(_number(environ, "CACHE_TTL_SECONDS", defaults.cache_ttl_seconds, int)),
-        log_level=(environ.get("LOG_LEVEL") or defaults.log_level).upper(),
+        max_body_bytes=_whole(environ, "MAX_BODY_BYTES", defaults.max_body_bytes, "of bytes"),
+        cache_ttl_seconds=_whole(environ, "CACHE_TTL_SECONDS", defaults.cache_ttl_seconds, "of seconds"),
+        log_level=_log_level(environ, defaults.log_level),
         log_format=_log_format(environ),
         service=service,
         otel_export=_otel_export(environ),
         otel_service_name=environ.get("OTEL_SERVICE_NAME", "").strip() or service,
         render_warm_up=_flag(environ, "RENDER_WARM_UP", defaults.render_warm_up),
+    )
+
+
+def load_config_or_exit(environ: Mapping[str, str] = os.environ) -> Config:
+    """:func:`load_config` for a process that is starting: a ConfigError ends it with one line and status 2.
+
+    The line (``tumorscope: JOB_TTL_SECONDS must be ...``) goes to stderr, with no traceback.
+    functions-framework loads a function's source before it listens, so the process exits at once.
+    """
+    try:
+        return load_config(environ)
+    except ConfigError as error:
+        exit_for(error)
+
+
+def exit_for(error: ConfigError) -> NoReturn:
+    """End the process with ``error`` as one line on stderr and exit status 2 (a usage error)."""
+    print(f"tumorscope: {error}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+@dataclass(frozen=True)
+class DevConfig:
+    """What ``make dev`` (devtools/devserver.py) reads beyond :class:`Config`."""
+
+    #: Each function's port: SUBMIT_PORT, STATUS_PORT, RENDER_PORT, GRAPH_PORT.
+    ports: Mapping[str, int]
+    #: The port of the redis-server make dev starts when REDIS_URL is unset.
+    redis_port: int = 6380
+    #: REDIS_URL as given; empty: make dev starts its own redis-server.
+    redis_url: str = ""
+    #: functions-framework's THREADS for each function.
+    threads: int = 4
+
+
+#: The functions make dev runs, each with its port's variable and default.
+DEV_PORTS = {"submit": ("SUBMIT_PORT", 8081), "status": ("STATUS_PORT", 8082),
+             "render": ("RENDER_PORT", 8083), "graph": ("GRAPH_PORT", 8084)}  # fmt: skip
+
+
+def load_dev_config(environ: Mapping[str, str] = os.environ) -> DevConfig:
+    """make dev's own settings, checked as :func:`load_config` checks the functions'."""
+    ports = {name: _port(environ, variable, default) for name, (variable, default) in DEV_PORTS.items()}
+    redis_url = environ.get("REDIS_URL", "").strip()
+    return DevConfig(
+        ports=ports,
+        redis_port=_port(environ, "DEV_REDIS_PORT", DevConfig.redis_port),
+        redis_url=_redis_url("REDIS_URL", redis_url) if redis_url else "",
+        threads=_whole(environ, "THREADS", DevConfig.threads, "of threads", 1, 1024),
     )

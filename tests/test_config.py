@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
-from shared.config import BUNDLED_DATASET, ConfigError, load_config
+from devtools.devserver import BIN, ROOT
+from shared.config import BUNDLED_DATASET, ConfigError, load_config, load_config_or_exit, load_dev_config
 
 
 def test_defaults() -> None:
@@ -90,3 +93,105 @@ def test_render_warms_its_backgrounds_up_unless_told_not_to() -> None:
     assert load_config({"RENDER_WARM_UP": " True "}).render_warm_up is True
     with pytest.raises(ConfigError, match="RENDER_WARM_UP='sometimes' is not true or false"):
         load_config({"RENDER_WARM_UP": "sometimes"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("JOB_TTL_SECONDS", "nan"),
+        ("JOB_TTL_SECONDS", "inf"),
+        ("JOB_TTL_SECONDS", "-60"),
+        ("JOB_TTL_SECONDS", "1.5"),  # whole seconds: Redis's EXPIRE takes no fraction
+        ("JOB_TTL_SECONDS", str(2**31)),
+        ("JOB_DEADLINE_SECONDS", "0"),
+        ("CACHE_TTL_SECONDS", "NaN"),
+        ("MAX_BODY_BYTES", "64k"),
+        ("REDIS_TIMEOUT_SECONDS", "nan"),
+        ("REDIS_TIMEOUT_SECONDS", "inf"),
+        ("REDIS_TIMEOUT_SECONDS", "-infinity"),
+        ("SINK_TIMEOUT_SECONDS", "0"),
+        ("RENDER_LOCK_SECONDS", "1e400"),  # a float that overflows to inf
+        ("LOG_LEVEL", "loud"),
+        ("LOG_LEVEL", "10"),
+        ("LOG_FORMAT", "xml"),
+        ("REDIS_URL", "localhost:6379"),
+        ("CACHE_REDIS_URL", "http://redis-cache:6379/0"),
+    ],
+)
+def test_a_value_out_of_its_range_is_refused_with_the_variable_named(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_config({variable: value})
+    message = str(refused.value)
+    assert message.startswith(f"{variable} must be ")
+    assert repr(value) in message  # what was given, quoted
+    assert "\n" not in message
+
+
+def test_numbers_in_range_are_taken_as_given() -> None:
+    config = load_config(
+        {
+            "JOB_TTL_SECONDS": " 1 ",
+            "JOB_DEADLINE_SECONDS": str(2**31 - 1),
+            "REDIS_TIMEOUT_SECONDS": "0.25",
+            "SINK_TIMEOUT_SECONDS": "1e1",
+            "RENDER_LOCK_SECONDS": "90",
+            "LOG_LEVEL": "debug",
+            "REDIS_URL": "rediss://:secret@redis.example.com:6380/0",
+            "CACHE_REDIS_URL": "unix:///run/redis.sock",
+        }
+    )
+    assert (config.job_ttl_seconds, config.job_deadline_seconds) == (1, 2**31 - 1)
+    assert (config.redis_timeout_seconds, config.sink_timeout_seconds, config.render_lock_seconds) == (
+        0.25,
+        10.0,
+        90.0,
+    )
+    assert config.log_level == "DEBUG"
+    assert config.cache_redis_url == "unix:///run/redis.sock"
+
+
+def test_make_dev_reads_its_ports_and_threads_with_the_same_care() -> None:
+    dev = load_dev_config({"SUBMIT_PORT": "9001", "DEV_REDIS_PORT": "9005", "THREADS": "2"})
+    assert dev.ports == {"submit": 9001, "status": 8082, "render": 8083, "graph": 8084}
+    assert (dev.redis_port, dev.redis_url, dev.threads) == (9005, "", 2)
+    for variable, value in [
+        ("GRAPH_PORT", "65536"),
+        ("STATUS_PORT", "0"),
+        ("DEV_REDIS_PORT", "x"),
+        ("THREADS", "0"),
+    ]:
+        with pytest.raises(ConfigError, match=f"^{variable} must be "):
+            load_dev_config({variable: value})
+
+
+def test_a_process_that_starts_with_a_bad_setting_exits_2_with_one_line(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        load_config_or_exit({"JOB_TTL_SECONDS": "nan"})
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == (
+        "tumorscope: JOB_TTL_SECONDS must be a whole number of seconds from 1 to 2147483647, not 'nan'\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "folder"), [("submit", "submit"), ("status", "status"), ("render", "render")]
+)
+def test_a_function_with_a_bad_setting_exits_at_once_naming_it(target: str, folder: str) -> None:
+    """functions-framework loads the function's source before it listens: the process ends there."""
+    result = subprocess.run(
+        [
+            str(BIN / "functions-framework"),
+            "--target", target,
+            "--source", str(ROOT / "functions" / folder / "main.py"),
+            "--port", "0",
+        ],
+        env={"PYTHONPATH": str(ROOT), "LOG_LEVEL": "loud", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == "tumorscope: LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'loud'"
+    )

@@ -145,6 +145,24 @@ def test_a_taken_port_is_named_with_what_holds_it_instead_of_hanging() -> None:
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"), [("JOB_TTL_SECONDS", "nan"), ("LOG_LEVEL", "loud"), ("GRAPH_PORT", "70000")]
+)
+def test_a_setting_it_cannot_use_stops_it_at_once_with_one_line(variable: str, value: str) -> None:
+    env = {**dev_environment(), variable: value}
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "devtools.devserver"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert time.monotonic() - started < 10
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"make dev: {variable} must be ")
+    assert repr(value) in result.stderr
+    assert len(result.stderr.splitlines()) == 1  # no traceback
+    assert port_is_free(int(env["DEV_REDIS_PORT"]))  # nothing was started
+
+
 def test_a_port_left_in_time_wait_counts_as_free() -> None:
     port = free_port()
     with socket.socket() as listener:

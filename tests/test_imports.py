@@ -1,4 +1,8 @@
-"""submit and status start fast: they never import pandas, numpy or matplotlib, nor OpenTelemetry unasked."""
+"""submit and status start fast: they never import pandas, numpy or matplotlib, nor OpenTelemetry unasked.
+
+Nor do they load Tumorscope's own drawing and statistics code; and render and graph never load
+requests, which their image does not install.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,10 @@ from devtools.devserver import ROOT
 from tests.helpers import with_opentelemetry
 
 HEAVY = ("pandas", "numpy", "matplotlib", "opentelemetry", "google.protobuf")
+#: Tumorscope's picture, plotting and statistics code: graph's and render's, never submit's or status's.
+DRAWING = ("shared.picture", "shared.plotting", "shared.dataset.analysis", "shared.renderer")
+#: What only submit sends events with (shared/web/sink.py); not installed in render's image.
+HTTP_CLIENT = ("requests", "urllib3")
 #: What shared/observability/telemetry.py imports when it starts (redis-py imports opentelemetry's metrics API
 #: by itself wherever opentelemetry is installed: that is why the default images have none).
 OURS = ("opentelemetry.sdk.trace", "opentelemetry.exporter.otlp", "opentelemetry.instrumentation.flask")
@@ -23,13 +31,16 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith({heavy}))))
 """
 
 
-def modules_loaded_at_start(target: str, folder: str, environ: dict[str, str] | None = None) -> list[str]:
-    """The heavy modules a function's process has imported once functions-framework loaded it."""
+def modules_loaded_at_start(
+    target: str, folder: str, environ: dict[str, str] | None = None, watched: tuple[str, ...] = HEAVY
+) -> list[str]:
+    """The ``watched`` modules (by default the heavy ones) a function's process has imported once
+    functions-framework loaded it."""
     result = subprocess.run(
         [
             sys.executable,
             "-c",
-            PROBE.format(heavy=HEAVY),
+            PROBE.format(heavy=watched),
             target,
             str(ROOT / "functions" / folder / "main.py"),
         ],
@@ -47,9 +58,20 @@ def test_light_functions_import_nothing_heavy(target: str, folder: str) -> None:
     assert modules_loaded_at_start(target, folder) == []
 
 
+@pytest.mark.parametrize(("target", "folder"), [("submit", "submit"), ("status", "status")])
+def test_light_functions_never_load_the_drawing_or_statistics_code(target: str, folder: str) -> None:
+    assert modules_loaded_at_start(target, folder, watched=DRAWING) == []
+
+
 @pytest.mark.parametrize("target", ["graph", "render"])
 def test_graph_and_render_import_nothing_heavy_until_they_draw(target: str) -> None:
     assert modules_loaded_at_start(target, "render") == []
+
+
+@pytest.mark.parametrize("target", ["graph", "render"])
+def test_graph_and_render_need_no_http_client(target: str) -> None:
+    assert modules_loaded_at_start(target, "render", watched=HTTP_CLIENT) == []
+    assert "requests" not in (ROOT / "functions" / "render" / "requirements.txt").read_text()
 
 
 EVERY_FUNCTION = [("submit", "submit"), ("status", "status"), ("graph", "render"), ("render", "render")]

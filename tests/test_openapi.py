@@ -165,6 +165,105 @@ def test_the_feature_enum_is_the_thirty_features() -> None:
     assert SPEC["components"]["schemas"]["FeatureName"]["enum"] == list(FEATURES)
 
 
+def test_requests_may_name_features_in_either_spelling() -> None:
+    from shared.dataset.features import FEATURES, csv_name
+
+    kaggle = [csv_name(f) for f in FEATURES if csv_name(f) != f]
+    assert kaggle == ["concave points_mean", "concave points_se", "concave points_worst"]
+    assert SPEC["components"]["schemas"]["FeatureNameAsGiven"]["enum"] == [*FEATURES, *kaggle]
+
+
+def sample_schema() -> OAS31Validator:
+    """The schema openapi.yaml gives submit's request body, as a client that validates would use it."""
+    body = SPEC["components"]["requestBodies"]["Sample"]["content"]["application/json"]["schema"]
+    return OAS31Validator({**body, "components": SPEC["components"]})
+
+
+def accepted_by_submit(sample: Any) -> bool:
+    from shared.dataset.features import parse_sample
+
+    try:
+        parse_sample(sample)
+    except ApiError as error:
+        if error.status != 400:
+            raise
+        return False
+    return True
+
+
+def _thirty() -> dict[str, float]:
+    from shared.dataset.features import FEATURES
+
+    return {feature: float(i) for i, feature in enumerate(FEATURES)}
+
+
+SAMPLES_BOTH_ACCEPT = [
+    {"radius_mean": 14.5},
+    {"radius_mean": 14.5, "texture_mean": 20, "perimeter_mean": 95.0},
+    {"area_worst": 0, "area_mean": 1_000_000},  # both bounds
+    _thirty(),
+    {"concave points_mean": 0.05},  # Kaggle's spelling
+    {"concave points_mean": 0.05, "concave points_se": 0.01, "concave points_worst": 0.1, "radius_se": 1},
+    {"concave_points_mean": 0.05, "concave points_se": 0.01},  # one spelling for one, the other for another
+    {k.replace("concave_points", "concave points"): v for k, v in _thirty().items()},  # all 30, Kaggle's way
+]
+SAMPLES_BOTH_REFUSE = [
+    {},
+    [],
+    [{"radius_mean": 14.5}],
+    "radius_mean=14.5",
+    14.5,
+    None,
+    {"radius_man": 14.5},  # a typo
+    {"Radius_mean": 14.5},
+    {"concave_points mean": 0.05},  # neither spelling
+    {"concave  points_mean": 0.05},
+    {"radius_mean": -0.001},
+    {"radius_mean": 1_000_000.5},
+    {"radius_mean": 10**400},  # beyond a float
+    {"radius_mean": "14.5"},
+    {"radius_mean": True},
+    {"radius_mean": None},
+    {"radius_mean": [14.5]},
+    {"radius_mean": {"value": 14.5}},
+    {"concave_points_mean": 0.05, "concave points_mean": 0.05},  # one feature in both spellings
+    {"concave points_se": 0.01, "concave_points_se": 0.02},
+    {"radius_mean": 1, "concave_points_worst": 0.1, "concave points_worst": 0.1},
+    {**_thirty(), "concave points_mean": 0.05},  # 31 names, one feature twice
+]
+
+
+@pytest.mark.parametrize("sample", SAMPLES_BOTH_ACCEPT + SAMPLES_BOTH_REFUSE, ids=lambda s: repr(s)[:60])
+def test_submit_and_the_documented_sample_schema_accept_and_refuse_the_same_samples(sample: Any) -> None:
+    expected = sample in SAMPLES_BOTH_ACCEPT
+    assert accepted_by_submit(sample) is expected
+    assert sample_schema().is_valid(sample) is expected
+
+
+def test_every_name_alone_and_every_pair_of_names_is_judged_alike() -> None:
+    """Each of the 33 spellings alone, and every two together (a feature in both spellings included)."""
+    names = SPEC["components"]["schemas"]["FeatureNameAsGiven"]["enum"]
+    schema = sample_schema()
+    samples = [{name: 1.0} for name in names] + [{a: 1.0, b: 2.0} for a in names for b in names if a < b]
+    disagreements = [s for s in samples if accepted_by_submit(s) != schema.is_valid(s)]
+    assert disagreements == []
+    assert sum(not schema.is_valid(s) for s in samples) == 3  # only the three features in both spellings
+
+
+@pytest.mark.parametrize("name", ["correlation", "pairs"])
+def test_a_feature_list_may_mix_spellings_but_not_name_a_feature_twice(name: str) -> None:
+    schema = schema_of(query_parameters(f"/graph/{name}")["features"])
+    validator = OAS31Validator({**schema, "components": SPEC["components"]})
+    for features, valid in [
+        (["radius_mean", "concave points_mean"], True),
+        (["concave points_se", "concave_points_worst"], True),
+        (["concave_points_mean", "concave points_mean"], False),
+        (["radius_mean", "concave points_worst", "concave_points_worst"], False),
+    ]:
+        assert validator.is_valid(features) is valid, features
+        assert rejected(name, features=",".join(features)) is not valid, features
+
+
 def response_schema(path: str) -> dict[str, Any]:
     content = SPEC["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
     return {**content["schema"], "components": SPEC["components"]}

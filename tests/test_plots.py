@@ -142,3 +142,45 @@ def test_labels_spell_out_the_feature_and_its_unit() -> None:
 def test_drawing_never_imports_pyplot() -> None:
     plots.histogram("radius_mean", histogram_numbers(), (300, 200, 100))
     assert "matplotlib.pyplot" not in sys.modules
+
+
+def test_each_pair_panel_gets_the_grid_its_own_axes_give() -> None:
+    """graphs.pair_panels turns the JSON's one grid per pair into a grid per panel, x feature on x."""
+    from shared.plotting.graphs import PAIR_DENSITY_GRID, pair_panels
+
+    a, b, c = "radius_mean", "concavity_mean", "texture_worst"
+
+    def grid(x: str, y: str) -> dict:
+        return analysis.density_grid(COLUMNS[x], COLUMNS[y], MALIGNANT, True, PAIR_DENSITY_GRID)
+
+    panels = pair_panels({"grids": {f"{a}|{b}": grid(a, b), f"{a}|{c}": grid(a, c), f"{b}|{c}": grid(b, c)}})
+
+    assert set(panels) == {(a, b), (b, a), (a, c), (c, a), (b, c), (c, b)}
+    for (x, y), cells in panels.items():
+        assert cells == grid(x, y), (x, y)
+
+
+def test_a_density_pair_plot_draws_its_panels_grids() -> None:
+    from shared.plotting.graphs import PAIR_DENSITY_GRID, pair_panels
+
+    features = ["radius_mean", "concavity_mean"]
+    x, y = (COLUMNS[f] for f in features)
+    cells = analysis.density_grid(x, y, MALIGNANT, True, PAIR_DENSITY_GRID)
+    nothing = {**cells, "counts": {g: np.zeros_like(c).tolist() for g, c in cells["counts"].items()}}
+    numbers = {
+        "features": features,
+        "mode": "density",
+        "histograms": {f: analysis.histogram(COLUMNS[f], MALIGNANT, 20) for f in features},
+        "title": "t",
+    }
+
+    def benign_pixels(grid: dict) -> int:
+        panels = pair_panels({"grids": {"radius_mean|concavity_mean": grid}})
+        image = decode(plots.pairs(COLUMNS, MALIGNANT, numbers, (600, 600, 100), "png", panels))
+        assert image.size == (600, 600)
+        pixels = np.asarray(image).reshape(-1, 3).astype(int)
+        target = (np.array(to_rgb(plots.COLOURS["benign"])) * 255).round().astype(int)
+        return int((np.abs(pixels - target).max(axis=1) <= 60).sum())
+
+    # Both panels show the grid's cells (the legend's marker alone is the same in both pictures).
+    assert benign_pixels(cells) > 3 * benign_pixels(nothing)

@@ -16,7 +16,7 @@ from cloudevents.http import CloudEvent
 from redis.exceptions import RedisError
 
 from shared import renderer
-from shared.config import load_config
+from shared.config import load_config_or_exit
 from shared.dataset.columns import ColumnCache, NoDataset
 from shared.dataset.columns import info as dataset_info
 from shared.errors import ApiError, bad_request, unavailable
@@ -31,7 +31,7 @@ from shared.web import events
 from shared.web.explorer import Explorer
 from shared.web.http import Route, Router, install_error_handlers, json_response
 
-CONFIG = load_config()
+CONFIG = load_config_or_exit()
 observe(CONFIG)  # the service is render or graph: functions-framework's --target
 log = logging.getLogger("tumorscope")
 REDIS = connect(CONFIG.redis_url, CONFIG.redis_timeout_seconds)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from shared.config import load_config
+from shared.config import load_config_or_exit
 from shared.errors import ApiError
 from shared.observability import logs
 from shared.observability.observe import observe
@@ -14,7 +14,7 @@ from shared.store.redis_client import connect
 from shared.web.cors import allow_cross_origin
 from shared.web.http import Route, Router, install_error_handlers, json_response
 
-CONFIG = load_config()
+CONFIG = load_config_or_exit()
 observe(CONFIG)
 JOBS = JobStore(
     connect(CONFIG.redis_url, CONFIG.redis_timeout_seconds),

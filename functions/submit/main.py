@@ -6,20 +6,19 @@ import logging
 
 import flask
 import functions_framework
-import requests
 
-from shared.config import load_config
+from shared.config import load_config_or_exit
 from shared.dataset.features import parse_sample
 from shared.errors import at_capacity, unavailable
 from shared.observability import logs, tracing
 from shared.observability.observe import observe
 from shared.store.jobs import SINK_FAILED, JobStore, check_idempotency_key
 from shared.store.redis_client import FULL_ERROR, connect
-from shared.web import events
+from shared.web import events, sink
 from shared.web.cors import allow_cross_origin
 from shared.web.http import Route, Router, install_error_handlers, json_response, read_json
 
-CONFIG = load_config()
+CONFIG = load_config_or_exit()
 observe(CONFIG)
 log = logging.getLogger("tumorscope")
 JOBS = JobStore(
@@ -29,8 +28,8 @@ JOBS = JobStore(
 )
 install_error_handlers(functions_framework.errorhandler)
 allow_cross_origin(CONFIG.cors_allowed_origins)
-#: One pooled HTTP session to K_SINK: keep-alive saves a TCP connect and a new Session per event.
-SINK = requests.Session()
+#: One pooled, retrying HTTP session to K_SINK: keep-alive saves a TCP connect and a Session per event.
+SINK = sink.sink_session()
 
 
 def _links(job_id: str) -> dict[str, str]:
@@ -60,8 +59,8 @@ def submit_sample(request: flask.Request) -> flask.Response:
     event = events.job_submitted(job.job_id, sample, CONFIG.ce_overrides, trace)
     logs.bind(event_id=event["id"])
     try:
-        events.send(event, CONFIG.k_sink, CONFIG.sink_timeout_seconds, session=SINK)
-    except events.SinkError as error:
+        sink.send(event, CONFIG.k_sink, CONFIG.sink_timeout_seconds, SINK)
+    except sink.SinkError as error:
         log.error("job %s: the event sink did not accept its event: %s", job.job_id, error)
         if key is not None:  # a retry with the same key may try again
             JOBS.forget_idempotency_key(key, job.job_id)

@@ -295,10 +295,32 @@ def _pairs_numbers(params: Params, data: Columns) -> dict[str, Any]:
     return {**numbers, "title": title}
 
 
+def pair_panels(numbers: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Density mode: each off-diagonal panel's grid, keyed (x feature, y feature), with its x feature on x.
+
+    ``numbers["grids"]`` (the JSON answer) holds one grid per pair ``a|b``, ``a`` on x: the
+    panel across the diagonal shows it with x and y swapped.
+    """
+    panels = {}
+    for pair, grid in numbers.get("grids", {}).items():
+        a, b = pair.split("|")
+        panels[a, b] = grid
+        panels[b, a] = {
+            "x_edges": grid["y_edges"],
+            "y_edges": grid["x_edges"],
+            "counts": {
+                group: [list(c) for c in zip(*counts, strict=True)]
+                for group, counts in grid["counts"].items()
+            },
+        }
+    return panels
+
+
 def _pairs_picture(params: Params, data: Columns, numbers: dict[str, Any]) -> bytes:
     from shared.plotting import plots
 
-    return plots.pairs(data, data[DIAGNOSIS], numbers, _size(params), params["format"])
+    panels = pair_panels(numbers)
+    return plots.pairs(data, data[DIAGNOSIS], numbers, _size(params), params["format"], panels)
 
 
 PLOTS = {

@@ -6,6 +6,7 @@ matplotlib is imported on first use, so a function that serves only cached plots
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,6 +19,10 @@ COLOURS = {"benign": "#0072B2", "malignant": "#D55E00", "all": "#555555", "sampl
 DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI = 900, 600, 100
 #: Colour maps: a sequential one for densities and a diverging one (ColorBrewer RdBu) for correlations.
 DENSITY_CMAP, CORRELATION_CMAP = "viridis", "RdBu_r"
+#: matplotlib's bxp names for the statistics of ``analysis.box``, and those a violin takes as they are.
+BXP_STATISTICS = {"med": "median", "q1": "q1", "q3": "q3", "whislo": "whisker_low", "whishi": "whisker_high",
+                  "fliers": "fliers", "mean": "mean"}  # fmt: skip
+VIOLIN_STATISTICS = ("mean", "median", "min", "max")
 #: Correlation heatmaps write each value in its cell up to this many features.
 ANNOTATE_UP_TO = 12
 
@@ -219,64 +224,57 @@ def scatter(
 
 
 def box(feature: str, numbers: dict[str, Any], size: Size, image_format: str = "png") -> bytes:
-    """Box or violin plots of one feature, one per diagnosis, from ``analysis.box``."""
+    """Box or violin plots (``numbers["kind"]``) of one feature, one per diagnosis, from ``analysis.box``."""
     figure = new_figure(*size)
     axes = figure.add_subplot()
     groups = {g: s for g, s in numbers["groups"].items() if s is not None}
-    ticks = [f"{g}\n(n = {s['count']:,})" for g, s in groups.items()]
     positions = list(range(1, len(groups) + 1))
-    if numbers["kind"] == "violin":
-        drawn = axes.violin(
-            [
-                {
-                    "coords": s["kde"]["coords"],
-                    "vals": s["kde"]["density"],
-                    "mean": s["mean"],
-                    "median": s["median"],
-                    "min": s["min"],
-                    "max": s["max"],
-                }
-                for s in groups.values()
-            ],
-            positions=positions,
-            showmedians=True,
-        )
-        for body, group in zip(drawn["bodies"], groups, strict=True):
-            body.set_facecolor(COLOURS[group])
-            body.set_edgecolor(COLOURS[group])
-            body.set_alpha(0.6)
-        for part in ("cbars", "cmins", "cmaxes", "cmedians"):
-            drawn[part].set_color("#333333")
-        for position, s in zip(positions, groups.values(), strict=True):
-            axes.vlines(position, s["q1"], s["q3"], color="#333333", linewidth=5)
-    else:
-        drawn = axes.bxp(
-            [
-                {
-                    "med": s["median"],
-                    "q1": s["q1"],
-                    "q3": s["q3"],
-                    "whislo": s["whisker_low"],
-                    "whishi": s["whisker_high"],
-                    "fliers": s["fliers"],
-                    "mean": s["mean"],
-                }
-                for s in groups.values()
-            ],
-            positions=positions,
-            patch_artist=True,
-            showmeans=True,
-            flierprops={"markersize": 3, "alpha": 0.5},
-            medianprops={"color": "#000000"},
-            meanprops={"marker": "D", "markerfacecolor": "white", "markeredgecolor": "#000000"},
-        )
-        for patch, group in zip(drawn["boxes"], groups, strict=True):
-            patch.set_facecolor(COLOURS[group])
-            patch.set_alpha(0.6)
-    axes.set_xticks(positions, ticks)
+    draw = _draw_violins if numbers["kind"] == "violin" else _draw_boxes
+    draw(axes, groups, positions)
+    axes.set_xticks(positions, [f"{g}\n(n = {s['count']:,})" for g, s in groups.items()])
     axes.set_ylabel(axis_label(feature))
     axes.set_title(numbers["title"])
     return encode(figure, image_format)
+
+
+def _draw_boxes(axes: Axes, groups: dict[str, dict[str, Any]], positions: list[int]) -> None:
+    """A box per group: quartiles, 1.5 IQR whiskers, fliers and a diamond at the mean."""
+    drawn = axes.bxp(
+        [{theirs: s[ours] for theirs, ours in BXP_STATISTICS.items()} for s in groups.values()],
+        positions=positions,
+        patch_artist=True,
+        showmeans=True,
+        flierprops={"markersize": 3, "alpha": 0.5},
+        medianprops={"color": "#000000"},
+        meanprops={"marker": "D", "markerfacecolor": "white", "markeredgecolor": "#000000"},
+    )
+    for patch, group in zip(drawn["boxes"], groups, strict=True):
+        patch.set_facecolor(COLOURS[group])
+        patch.set_alpha(0.6)
+
+
+def _draw_violins(axes: Axes, groups: dict[str, dict[str, Any]], positions: list[int]) -> None:
+    """A violin per group (its kernel density), with its extremes, median and a bar from q1 to q3."""
+    drawn = axes.violin(
+        [
+            {
+                "coords": s["kde"]["coords"],
+                "vals": s["kde"]["density"],
+                **{k: s[k] for k in VIOLIN_STATISTICS},
+            }
+            for s in groups.values()
+        ],
+        positions=positions,
+        showmedians=True,
+    )
+    for body, group in zip(drawn["bodies"], groups, strict=True):
+        body.set_facecolor(COLOURS[group])
+        body.set_edgecolor(COLOURS[group])
+        body.set_alpha(0.6)
+    for part in ("cbars", "cmins", "cmaxes", "cmedians"):
+        drawn[part].set_color("#333333")
+    for position, s in zip(positions, groups.values(), strict=True):
+        axes.vlines(position, s["q1"], s["q3"], color="#333333", linewidth=5)
 
 
 def correlation(numbers: dict[str, Any], size: Size, image_format: str = "png") -> bytes:
@@ -303,30 +301,24 @@ def correlation(numbers: dict[str, Any], size: Size, image_format: str = "png") 
 
 
 def pairs(
-    data: dict[str, np.ndarray], malignant: np.ndarray, numbers: dict[str, Any], size: Size, image_format: str
+    data: dict[str, np.ndarray],
+    malignant: np.ndarray,
+    numbers: dict[str, Any],
+    size: Size,
+    image_format: str,
+    panels: Mapping[tuple[str, str], dict[str, Any]] | None = None,
 ) -> bytes:
-    """A pair plot: histograms by diagnosis on the diagonal, scatter (or density) plots elsewhere."""
-    import numpy as np
+    """A pair plot: histograms by diagnosis on the diagonal, scatter plots elsewhere.
 
+    In density mode each scatter panel is instead its grid in ``panels``, keyed (x feature, y
+    feature) and already oriented for it (``graphs.pair_panels``).
+    """
     features = numbers["features"]
     n = len(features)
-    width, height, dpi = size
     # A fixed grid: constrained layout would measure every one of the n x n panels' labels.
-    figure = new_figure(width, height, dpi, layout=None)
-    inch_x, inch_y = dpi / width, dpi / height  # one inch as a fraction of the figure
-    grid = figure.subplots(
-        n,
-        n,
-        squeeze=False,
-        gridspec_kw={
-            "left": min(0.8 * inch_x, 0.3),
-            "right": 1 - 0.15 * inch_x,
-            "bottom": min(1.2 * inch_y, 0.35),
-            "top": 1 - min(0.7 * inch_y, 0.2),
-            "wspace": 0.3,
-            "hspace": 0.3,
-        },
-    )
+    figure = new_figure(*size, layout=None)
+    fixed_margins(figure, left=0.8, right=0.15, bottom=1.2, top=0.7, wspace=0.3, hspace=0.3)
+    grid = figure.subplots(n, n, squeeze=False)
     for row, y_feature in enumerate(features):
         for column, x_feature in enumerate(features):
             axes = grid[row][column]
@@ -334,15 +326,7 @@ def pairs(
                 _draw_histogram(axes, numbers["histograms"][x_feature])
                 axes.set_ylabel("")
             elif numbers["mode"] == "density":
-                first, second = sorted((row, column))
-                cells = numbers["grids"][f"{features[first]}|{features[second]}"]
-                if column > row:  # the stored grid has the earlier feature on x; mirror it
-                    cells = {
-                        "x_edges": cells["y_edges"],
-                        "y_edges": cells["x_edges"],
-                        "counts": {g: np.asarray(c).T.tolist() for g, c in cells["counts"].items()},
-                    }
-                _draw_density(axes, cells, colourbar=False)
+                _draw_density(axes, panels[x_feature, y_feature], colourbar=False)
             else:
                 _draw_scatter(axes, data[x_feature], data[y_feature], malignant)
             if row == n - 1:
