@@ -305,6 +305,24 @@ def explorer_wiring(ports: Mapping[str, int]) -> dict[str, str]:
     }
 
 
+def load_dataset(config: Any, client: Any, say: Callable[[str], None]) -> dict[str, Any]:
+    """The data set make dev starts with: DATASET_PATH (the bundled CSV), or with DATASET=kaggle Kaggle's.
+
+    A failed Kaggle download is a StartError: make dev stops rather than start on another data set.
+    """
+    from shared.config import ConfigError, kaggle_credentials
+    from shared.dataset.columns import load_file
+
+    if config.dataset != "kaggle":
+        return load_file(client, config.dataset_path)
+    from shared.dataset.kaggle import KaggleError, fetch_and_load
+
+    try:
+        return fetch_and_load(client, kaggle_credentials(), report=say)
+    except (ConfigError, KaggleError) as error:
+        raise StartError(f"DATASET=kaggle: {error}") from None
+
+
 class Say:
     """The devserver's own lines: text for a terminal, or (LOG_FORMAT=json) JSON lines of service devserver.
 
@@ -353,7 +371,6 @@ def _print_ready(say: Say, ports: Mapping[str, int], seconds: float) -> None:
 
 def main() -> int:
     from shared.config import load_config
-    from shared.dataset.columns import load_file
     from shared.store.redis_client import connect
 
     started = time.perf_counter()
@@ -386,7 +403,7 @@ def main() -> int:
             "THREADS": os.environ.get("THREADS", "4"),
         }
         config = load_config({**os.environ, **environ})
-        meta = load_file(connect(redis_url, 30), config.dataset_path)
+        meta = load_dataset(config, connect(redis_url, 30), say)
         say(f"data set {meta['rows']} rows from {meta['source']}, version {meta['version'][:12]}")
         warmed = threading.Event()
         for name in START_ORDER:

@@ -10,10 +10,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BUNDLED_DATASET = Path(__file__).parent / "data" / "breast-cancer-wisconsin-data.csv"
+#: The Kaggle data set the bundled CSV comes from, and its file (``make kaggle``).
+KAGGLE_DATASET = "uciml/breast-cancer-wisconsin-data"
+KAGGLE_FILE = "data.csv"
+#: What ``make dev`` loads at start (DATASET): the bundled CSV (or DATASET_PATH), or Kaggle's.
+DATASET_SOURCES = ("bundled", "kaggle")
 
 
 class ConfigError(ValueError):
     """A setting in the environment has a value Tumorscope cannot use."""
+
+
+@dataclass(frozen=True)
+class KaggleCredentials:
+    """The user's Kaggle credentials: a username and key, or an API token (never in a repr)."""
+
+    username: str = field(default="", repr=False)
+    key: str = field(default="", repr=False)
+    api_token: str = field(default="", repr=False)
+
+    @property
+    def kind(self) -> str:
+        """Which variables they came from, for messages (names only, no values)."""
+        return "KAGGLE_API_TOKEN" if self.api_token else "KAGGLE_USERNAME and KAGGLE_KEY"
+
+    def secrets(self) -> tuple[str, ...]:
+        """The values that must never be printed."""
+        return tuple(value for value in (self.key, self.api_token) if value)
 
 
 @dataclass(frozen=True)
@@ -34,6 +57,8 @@ class Config:
     job_deadline_seconds: int = 600
     render_lock_seconds: float = 60.0
     dataset_path: Path = BUNDLED_DATASET
+    #: ``bundled`` (DATASET_PATH) or ``kaggle``: the data set ``make dev`` starts with.
+    dataset: str = "bundled"
     max_body_bytes: int = 65536
     cache_ttl_seconds: int = 3600
     log_level: str = "INFO"
@@ -115,6 +140,31 @@ def _origins(raw: str) -> tuple[str, ...]:
     return origins
 
 
+def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = (environ.get(name) or choices[0]).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r}: expected {' or '.join(choices)}")
+    return value
+
+
+def kaggle_credentials(environ: Mapping[str, str] = os.environ) -> KaggleCredentials | None:
+    """KAGGLE_API_TOKEN, else KAGGLE_USERNAME with KAGGLE_KEY; None when neither is set.
+
+    Raises ConfigError for half a pair (a username without a key, or a key without a username).
+    """
+    token = environ.get("KAGGLE_API_TOKEN", "").strip()
+    if token:
+        return KaggleCredentials(api_token=token)
+    username = environ.get("KAGGLE_USERNAME", "").strip()
+    key = environ.get("KAGGLE_KEY", "").strip()
+    if username and key:
+        return KaggleCredentials(username=username, key=key)
+    if username or key:
+        missing = "KAGGLE_KEY" if username else "KAGGLE_USERNAME"
+        raise ConfigError(f"{missing} is not set: Kaggle needs KAGGLE_USERNAME and KAGGLE_KEY together")
+    return None
+
+
 def load_config(environ: Mapping[str, str] = os.environ) -> Config:
     """Read the configuration from the environment; unset or empty values take the defaults."""
     defaults = Config()
@@ -138,6 +188,7 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
         ),
         render_lock_seconds=_number(environ, "RENDER_LOCK_SECONDS", defaults.render_lock_seconds, float),
         dataset_path=Path(environ.get("DATASET_PATH") or defaults.dataset_path),
+        dataset=_choice(environ, "DATASET", DATASET_SOURCES),
         max_body_bytes=int(_number(environ, "MAX_BODY_BYTES", defaults.max_body_bytes, int)),
         cache_ttl_seconds=int(_number(environ, "CACHE_TTL_SECONDS", defaults.cache_ttl_seconds, int)),
         log_level=(environ.get("LOG_LEVEL") or defaults.log_level).upper(),
