@@ -30,7 +30,7 @@ from kaggle_standin import (
     KaggleStandIn,
 )
 
-from devtools.devserver import StartError, free_port, load_dataset
+from devtools.devserver import StartError, free_port, load_dataset, port_is_free
 from shared.config import BUNDLED_DATASET, ConfigError, kaggle_credentials, load_config
 from shared.dataset.columns import current_version, info, load_file
 from shared.dataset.csv_file import file_version
@@ -239,12 +239,15 @@ def test_a_network_that_is_down_is_named(store, make_kaggle):
         ("md5", "its MD5 checksum does not match"),
         ("short", "cut short"),
         ("truncated-zip", "not a readable zip"),
+        ("garbage", "neither a zip nor a CSV"),
     ],
 )
 def test_a_corrupt_download_is_refused(kaggle, store, make_kaggle, corrupt, said):
     if corrupt == "truncated-zip":
         kaggle.file_name = "archive.zip"
         kaggle.body = kaggle.body[: len(kaggle.body) // 2]
+    elif corrupt == "garbage":
+        kaggle.body = bytes(range(256)) * 64
     else:
         kaggle.corrupt = corrupt
 
@@ -328,6 +331,36 @@ def test_make_dev_with_dataset_kaggle_stops_when_kaggle_refuses(kaggle, store, k
     with pytest.raises(StartError, match=r"^DATASET=kaggle: Kaggle refused the download \(403 Forbidden\)"):
         load_dataset(load_config({"DATASET": "kaggle"}), store, print)
     assert current_version(store) == BUNDLED_VERSION
+
+
+def test_make_dev_with_dataset_kaggle_exits_with_the_message_and_leaves_nothing_running(kaggle, tmp_path):
+    kaggle.fail["DownloadDataset"] = 403
+    ports = ("SUBMIT_PORT", "STATUS_PORT", "RENDER_PORT", "GRAPH_PORT", "DEV_REDIS_PORT")
+    environ = {
+        name: value for name, value in os.environ.items() if not name.startswith(("KAGGLE_", "REDIS_"))
+    }
+    environ.update({name: str(free_port()) for name in ports})
+    environ.update(
+        DATASET="kaggle",
+        KAGGLE_API_ENVIRONMENT="TEST",
+        KAGGLE_API_TOKEN=TOKEN,
+        HOME=str(tmp_path),
+        PYTHONPATH=str(ROOT),
+    )
+
+    done = subprocess.run(
+        [sys.executable, "-m", "devtools.devserver"],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "make dev: DATASET=kaggle: Kaggle refused the download (403 Forbidden)" in done.stderr
+    assert TOKEN not in done.stdout + done.stderr
+    assert port_is_free(int(environ["DEV_REDIS_PORT"]))  # its redis-server was stopped
 
 
 def test_make_dev_without_dataset_loads_the_bundled_file(store):

@@ -170,8 +170,11 @@ def _unpacked(path: Path, file_name: str, folder: Path) -> Path:
     """The CSV itself: ``path``, or the member ``file_name`` when Kaggle sent a zip of it."""
     if not zipfile.is_zipfile(path):
         with open(path, "rb") as file:
-            if file.read(4) == b"PK\x03\x04":
-                raise zipfile.BadZipFile("it starts as a zip but has no central directory")
+            head = file.read(1 << 16)
+        if head.startswith(b"PK\x03\x04"):
+            raise zipfile.BadZipFile("it starts as a zip but has no central directory")
+        if b"\x00" in head:
+            raise KaggleError("the download from Kaggle is corrupt (neither a zip nor a CSV): try again")
         return path
     with zipfile.ZipFile(path) as archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
