@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import threading
+import time
 import zipfile
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,6 +53,8 @@ class Kaggle:
     #: "md5" sends a checksum that does not match; "short" a Content-Length past the bytes sent.
     corrupt: str = ""
     version: int = 2
+    #: Seconds the file's answer waits before its first byte (a Kaggle that hangs).
+    delay: float = 0.0
     #: (method, path, Authorization header) of every request, in order.
     requests: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -138,6 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self._refused("file"):
             return
+        time.sleep(self.kaggle.delay)
         body = self.kaggle.body
         md5 = hashlib.md5(body if self.kaggle.corrupt != "md5" else body + b"x").digest()
         self.send_response(200)

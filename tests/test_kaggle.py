@@ -13,6 +13,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from devtools.devserver import StartError, free_port, load_dataset, port_is_free
 from shared.config import BUNDLED_DATASET, ConfigError, kaggle_credentials, load_config
 from shared.dataset.columns import current_version, info, load_file
 from shared.dataset.csv_file import file_version
+from shared.dataset.kaggle import KaggleError, download
 
 pytestmark = pytest.mark.xdist_group("kaggle-7777")
 
@@ -111,6 +113,16 @@ def make_kaggle(redis_server, tmp_path):
         return Run(done.returncode, done.stdout, done.stderr)
 
     return run
+
+
+@pytest.fixture
+def kaggle_environment(monkeypatch, tmp_path):
+    """This process's environment as make kaggle's: kagglehub's test hook, a bare HOME, no credentials."""
+    monkeypatch.setenv("KAGGLE_API_ENVIRONMENT", "TEST")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
 
 
 def assert_untouched(store, run: Run) -> None:
@@ -258,6 +270,15 @@ def test_a_corrupt_download_is_refused(kaggle, store, make_kaggle, corrupt, said
     assert said in run.stderr
 
 
+def test_a_download_that_hangs_fails_at_its_deadline(kaggle, tmp_path, kaggle_environment):
+    kaggle.delay = 3
+
+    started = time.monotonic()
+    with pytest.raises(KaggleError, match="the download from Kaggle did not finish within 1 s"):
+        download(kaggle_credentials(basic()), tmp_path / "download", deadline_seconds=1)
+    assert time.monotonic() - started < 2.5
+
+
 def test_a_csv_that_fails_validation_is_not_loaded(kaggle, store, make_kaggle):
     kaggle.serve_csv(BUNDLED.replace(b",M,", b",X,", 1))
 
@@ -301,16 +322,6 @@ def test_dataset_must_be_bundled_or_kaggle():
 
 
 # --- make dev DATASET=kaggle ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def kaggle_environment(monkeypatch, tmp_path):
-    """This process's environment as make kaggle's: kagglehub's test hook, a bare HOME, no credentials."""
-    monkeypatch.setenv("KAGGLE_API_ENVIRONMENT", "TEST")
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
 
 
 def test_make_dev_with_dataset_kaggle_starts_with_kaggles_file(kaggle, store, kaggle_environment):

@@ -302,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     except KaggleError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was loaded", file=sys.stderr)
+        return 130
     except redis.exceptions.ConnectionError as error:
         print(f"error: cannot reach Redis (REDIS_URL): {error}; nothing was loaded", file=sys.stderr)
         return 2
