@@ -16,7 +16,7 @@ TELEMETRY ?=
 CONTAINERS := REGISTRY=$(REGISTRY) TAG=$(TAG) TELEMETRY=$(TELEMETRY) COMPOSE="$(COMPOSE)" containers/compose.sh
 DEPLOY := $(BIN)/python -m knative.deploy
 
-.PHONY: help venv dev test lint format bench clean build push up down logs deploy smoke load-dataset load soak test-containers
+.PHONY: help venv dev kaggle test lint format bench clean build push up down logs deploy smoke load-dataset load soak test-containers
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -37,8 +37,14 @@ $(STAMP): requirements-dev.txt requirements-otel.txt functions/*/requirements.tx
 
 venv: $(STAMP) ## create .venv and install the requirements
 
-dev: $(STAMP) ## run redis and the four functions locally (Ctrl-C stops them)
-	@$(BIN)/python -m devtools.devserver
+# DATASET=kaggle: make dev starts with Kaggle's data.csv (as make kaggle fetches it) instead of the bundled copy.
+DATASET ?=
+dev: $(STAMP) ## run redis and the four functions locally (Ctrl-C stops them); DATASET=kaggle starts with Kaggle's
+	@DATASET="$(DATASET)" $(BIN)/python -m devtools.devserver
+
+# The Redis make kaggle loads into: REDIS_URL, else make dev's own (DEV_REDIS_PORT, 6380).
+kaggle: $(STAMP) ## download Kaggle's data.csv (KAGGLE_USERNAME + KAGGLE_KEY, or KAGGLE_API_TOKEN), check it, load it
+	@REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:$${DEV_REDIS_PORT:-6380}/0}" $(BIN)/python -m shared.dataset kaggle
 
 # $(call debian_package,COMMAND,PACKAGE): install Debian's PACKAGE if COMMAND is missing (as root), else say how.
 define debian_package

@@ -305,6 +305,24 @@ def explorer_wiring(ports: Mapping[str, int]) -> dict[str, str]:
     }
 
 
+def load_dataset(config: Any, client: Any, say: Callable[[str], None]) -> dict[str, Any]:
+    """The data set make dev starts with: DATASET_PATH (the bundled CSV), or with DATASET=kaggle Kaggle's.
+
+    A failed Kaggle download is a StartError: make dev stops rather than start on another data set.
+    """
+    from shared.config import ConfigError, kaggle_credentials
+    from shared.dataset.columns import load_file
+
+    if config.dataset != "kaggle":
+        return load_file(client, config.dataset_path)
+    from shared.dataset.kaggle import KaggleError, fetch_and_load
+
+    try:
+        return fetch_and_load(client, kaggle_credentials(), report=say)
+    except (ConfigError, KaggleError) as error:
+        raise StartError(f"DATASET=kaggle: {error}") from None
+
+
 class Say:
     """The devserver's own lines: text for a terminal, or (LOG_FORMAT=json) JSON lines of service devserver.
 
@@ -380,13 +398,12 @@ def plan(dev: DevConfig, environ: Mapping[str, str]) -> Plan:
 
 def start_store(plan: Plan, processes: list[subprocess.Popen], say: Say) -> None:
     """Start make dev's own redis-server (unless REDIS_URL names one) and load the data set into it."""
-    from shared.dataset.columns import load_file
     from shared.store.redis_client import connect
 
     if plan.redis_port is not None:
         processes.append(start_redis(plan.redis_port, ROOT / ".dev" / "redis"))
         say(f"redis    {plan.redis_url} (its own redis-server, data in .dev/redis)")
-    meta = load_file(connect(plan.redis_url, 30), plan.config.dataset_path)
+    meta = load_dataset(plan.config, connect(plan.redis_url, 30), say)
     say(f"data set {meta['rows']} rows from {meta['source']}, version {meta['version'][:12]}")
 
 

@@ -14,10 +14,33 @@ from typing import NoReturn, TypeVar
 
 T = TypeVar("T")
 BUNDLED_DATASET = Path(__file__).parent / "data" / "breast-cancer-wisconsin-data.csv"
+#: The Kaggle data set the bundled CSV comes from, and its file (``make kaggle``).
+KAGGLE_DATASET = "uciml/breast-cancer-wisconsin-data"
+KAGGLE_FILE = "data.csv"
+#: What ``make dev`` loads at start (DATASET): the bundled CSV (or DATASET_PATH), or Kaggle's.
+DATASET_SOURCES = ("bundled", "kaggle")
 
 
 class ConfigError(ValueError):
     """A setting in the environment has a value Tumorscope cannot use."""
+
+
+@dataclass(frozen=True)
+class KaggleCredentials:
+    """The user's Kaggle credentials: a username and key, or an API token (never in a repr)."""
+
+    username: str = field(default="", repr=False)
+    key: str = field(default="", repr=False)
+    api_token: str = field(default="", repr=False)
+
+    @property
+    def kind(self) -> str:
+        """Which variables they came from, for messages (names only, no values)."""
+        return "KAGGLE_API_TOKEN" if self.api_token else "KAGGLE_USERNAME and KAGGLE_KEY"
+
+    def secrets(self) -> tuple[str, ...]:
+        """The values that must never be printed."""
+        return tuple(value for value in (self.key, self.api_token) if value)
 
 
 @dataclass(frozen=True)
@@ -38,6 +61,8 @@ class Config:
     job_deadline_seconds: int = 600
     render_lock_seconds: float = 60.0
     dataset_path: Path = BUNDLED_DATASET
+    #: ``bundled`` (DATASET_PATH) or ``kaggle``: the data set ``make dev`` starts with.
+    dataset: str = "bundled"
     max_body_bytes: int = 65536
     cache_ttl_seconds: int = 3600
     log_level: str = "INFO"
@@ -128,13 +153,6 @@ def _ce_overrides(raw: str) -> dict[str, str]:
     return {str(key): str(value) for key, value in extensions.items()}
 
 
-def _log_format(environ: Mapping[str, str]) -> str:
-    value = (environ.get("LOG_FORMAT") or "text").strip().lower()
-    if value not in LOG_FORMATS:
-        raise ConfigError(f"LOG_FORMAT must be {' or '.join(LOG_FORMATS)}, not {value!r}")
-    return value
-
-
 def _log_level(environ: Mapping[str, str], default: str) -> str:
     raw = environ.get("LOG_LEVEL", "").strip()
     value = raw.upper() or default
@@ -167,6 +185,32 @@ def _origins(raw: str) -> tuple[str, ...]:
     return origins
 
 
+def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (any case); unset or empty: the first."""
+    value = (environ.get(name) or choices[0]).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be {' or '.join(choices)}, not {value!r}")
+    return value
+
+
+def kaggle_credentials(environ: Mapping[str, str] = os.environ) -> KaggleCredentials | None:
+    """KAGGLE_API_TOKEN, else KAGGLE_USERNAME with KAGGLE_KEY; None when neither is set.
+
+    Raises ConfigError for half a pair (a username without a key, or a key without a username).
+    """
+    token = environ.get("KAGGLE_API_TOKEN", "").strip()
+    if token:
+        return KaggleCredentials(api_token=token)
+    username = environ.get("KAGGLE_USERNAME", "").strip()
+    key = environ.get("KAGGLE_KEY", "").strip()
+    if username and key:
+        return KaggleCredentials(username=username, key=key)
+    if username or key:
+        missing = "KAGGLE_KEY" if username else "KAGGLE_USERNAME"
+        raise ConfigError(f"{missing} is not set: Kaggle needs KAGGLE_USERNAME and KAGGLE_KEY together")
+    return None
+
+
 def load_config(environ: Mapping[str, str] = os.environ) -> Config:
     """Read the configuration from the environment; unset or empty values take the defaults.
 
@@ -196,8 +240,9 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
         dataset_path=Path(environ.get("DATASET_PATH") or defaults.dataset_path),
         max_body_bytes=_whole(environ, "MAX_BODY_BYTES", defaults.max_body_bytes, "of bytes"),
         cache_ttl_seconds=_whole(environ, "CACHE_TTL_SECONDS", defaults.cache_ttl_seconds, "of seconds"),
+        dataset=_choice(environ, "DATASET", DATASET_SOURCES),
         log_level=_log_level(environ, defaults.log_level),
-        log_format=_log_format(environ),
+        log_format=_choice(environ, "LOG_FORMAT", LOG_FORMATS),
         service=service,
         otel_export=_otel_export(environ),
         otel_service_name=environ.get("OTEL_SERVICE_NAME", "").strip() or service,

@@ -71,7 +71,9 @@ def test_graph_and_render_import_nothing_heavy_until_they_draw(target: str) -> N
 @pytest.mark.parametrize("target", ["graph", "render"])
 def test_graph_and_render_need_no_http_client(target: str) -> None:
     assert modules_loaded_at_start(target, "render", watched=HTTP_CLIENT) == []
-    assert "requests" not in (ROOT / "functions" / "render" / "requirements.txt").read_text()
+    requirements = (ROOT / "functions" / "render" / "requirements.txt").read_text().splitlines()
+    # Only the Kaggle loader (make kaggle, the loader Job in the render image) imports requests.
+    assert all("kaggle" in line for line in requirements if line.startswith("requests"))
 
 
 EVERY_FUNCTION = [("submit", "submit"), ("status", "status"), ("graph", "render"), ("render", "render")]

@@ -1,6 +1,11 @@
-"""``python -m shared.dataset load PATH`` / ``info``: the data set's loader (shared.dataset.columns)."""
+"""``python -m shared.dataset load [PATH]`` / ``info`` (shared.dataset.columns), ``kaggle`` (.kaggle)."""
 
 import sys
+
+if sys.argv[1:2] == ["kaggle"]:
+    from shared.dataset.kaggle import main
+
+    sys.exit(main(sys.argv[2:]))
 
 from shared.dataset.columns import main
 
