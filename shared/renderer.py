@@ -47,12 +47,12 @@ def draw(
 ) -> tuple[bytes, dict]:
     """The job's PNG and JSON summary: composed from ``backgrounds``, or without them drawn whole
     (and then, without ``palette``, in full colour)."""
-    from shared import analysis  # numpy and matplotlib: only once there is a job to draw
+    from shared.dataset import analysis  # numpy and matplotlib: only once there is a job to draw
 
     version = columns.version()
     data = columns.columns([*job.features, DIAGNOSIS], version)
     malignant = data.pop(DIAGNOSIS)
-    summary = analysis.job_summary(job.job_id, job.features, data, malignant)
+    summary = analysis.job_summary(job.job_id, job.features, data, malignant, columns.ids(version))
     histograms = {
         feature: analysis.histogram(data[feature], malignant, HISTOGRAM_BINS)
         for feature in list(job.features)[:MAX_PANELS]
