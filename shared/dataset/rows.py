@@ -109,7 +109,8 @@ def parse_query(args: Mapping[str, list[str]]) -> RowQuery:
             parameter=unknown[0][:40],
         )
     row_filter = parse_filter(args)
-    format_ = _one(args, "format") or "json"
+    format_ = _one(args, "format")
+    format_ = "json" if format_ is None else format_
     if format_ not in FORMATS:
         raise bad_request("invalid_parameter", "format: expected json, csv or ndjson", parameter="format")
     sort, sort_desc = _one(args, "_sort"), _one(args, "_sort_desc")

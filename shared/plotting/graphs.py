@@ -132,7 +132,7 @@ class Plot:
         mask = row_filter.mask(data, _rows(data))
         if not mask.any():
             raise ApiError(
-                422,
+                404,
                 "empty_selection",
                 f"no case matches {row_filter.text()}: there is nothing to draw",
                 filter=row_filter.as_json(),
