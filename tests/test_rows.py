@@ -329,3 +329,8 @@ def test_another_data_set_without_ids_says_to_load_it_again(redis_db, tmp_path) 
 
     with pytest.raises(MissingIds, match="load its file again"):
         ColumnCache(redis_db, BUNDLED_DATASET).ids()
+
+
+def test_behind_a_tls_proxy_the_next_link_keeps_the_clients_scheme(graph: str) -> None:
+    page = requests.get(f"{graph}/dataset/rows", headers={"X-Forwarded-Proto": "https"}, timeout=30).json()
+    assert page["next"].startswith(f"https://{graph.removeprefix('http://')}/dataset/rows?_next=")

@@ -183,11 +183,18 @@ def dataset_rows(request: flask.Request) -> flask.Response:
             rows.stream(selection), content_type=rows.FORMATS[query.format], headers=headers
         )
     positions, cursor = selection.page()
-    next_url = None
-    if cursor is not None:
-        kept = [(k, v) for k, v in request.args.items(multi=True) if k != "_next"]
-        next_url = f"{request.base_url}?{urlencode([*kept, ('_next', cursor)])}"
-    return json_response(rows.page_body(selection, next_url, positions))
+    return json_response(rows.page_body(selection, _next_url(request, cursor), positions))
+
+
+def _next_url(request: flask.Request, cursor: str | None) -> str | None:
+    """The next page's URL: this one's, with the cursor. Behind a TLS proxy (Knative) the scheme
+    is X-Forwarded-Proto's; the link only ever goes back to the client that asked."""
+    if cursor is None:
+        return None
+    scheme = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip()
+    scheme = scheme if scheme in ("http", "https") else request.scheme
+    kept = [(k, v) for k, v in request.args.items(multi=True) if k != "_next"]
+    return f"{scheme}://{request.host}{request.path}?{urlencode([*kept, ('_next', cursor)])}"
 
 
 def dataset_row(request: flask.Request, case_id: str) -> flask.Response:
