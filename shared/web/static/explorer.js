@@ -205,6 +205,7 @@ async function showRowsPage(url, features) {
 }
 
 function loadRows(features) {  // the first page of the current filters, columns and order
+  if (rowsState.sort && rowsState.sort !== "id" && !shownFeatures().includes(rowsState.sort)) rowsState.sort = null;
   rowsState.pages = [rowsQuery("json")];
   $("#rows-csv").href = rowsQuery("csv");
   $("#rows-ndjson").href = rowsQuery("ndjson");
