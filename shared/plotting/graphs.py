@@ -153,7 +153,9 @@ class Plot:
             raise bad_request(
                 "unknown_parameter",
                 f"unknown parameter(s) {', '.join(u[:40] for u in unknown)}; "
-                f"{self.name} takes {', '.join(self.parameters)}",
+                f"{self.name} takes {', '.join(self.parameters)}, "
+                "diagnosis and <feature>__gt|__gte|__lt|__lte|__eq",
+                parameter=unknown[0][:40],
             )
         params: Params = {}
         for name, (parser, default) in self.parameters.items():
