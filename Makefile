@@ -56,10 +56,11 @@ define debian_package
 	fi
 endef
 
-test: $(STAMP) ## run the unit and integration tests (the gateway, compose and browser checks need Debian's nginx, docker-compose, chromium)
+test: $(STAMP) ## run the unit and integration tests (the gateway, compose and browser checks need Debian's nginx, docker-compose, chromium; axe-core comes from npm)
 	$(call debian_package,nginx,nginx)
 	$(call debian_package,docker-compose,docker-compose)
 	$(call debian_package,chromium,chromium)
+	test -f tests/axe/node_modules/axe-core/axe.min.js || npm ci --prefix tests/axe --no-audit --no-fund
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 load: $(STAMP) ## loopback load: LOAD_JOBS (1000) submits at LOAD_CONCURRENCY (32), every job completes (~5 min)

@@ -233,6 +233,30 @@ def _route_rows(scale: dict) -> list[Row]:
     return rows
 
 
+def _rows_rows(rows: dict) -> list[Row]:
+    """/dataset/rows pages beside a cached plot, and the 1,000,000-row CSV export."""
+    pages, export = rows["pages"], rows["export"]
+    table = [Row("graph cached plot p50", "ms", pages["cached plot"])]
+    table += [
+        Row(f"rows {name} p50 (569 rows)", "ms", times, "cached plot", pages["cached plot"])
+        for name, times in pages.items()
+        if name != "cached plot"
+    ]
+    columns = [export["columns_mib"]]
+    return [
+        *table,
+        Row("CSV export of 1,000,000 rows", "s", export["seconds"], "in-process", export["floor_seconds"]),
+        Row("CSV export of 1,000,000 rows: size", "MB", export["megabytes"]),
+        Row(
+            "CSV export: graph peak RSS (fresh process)",
+            "MiB",
+            [export["peak_rss_mib"]],
+            "its columns",
+            columns,
+        ),
+    ]
+
+
 SECTIONS = (
     ("Cold start: spawn -> first real answer", "cold", _cold_rows),
     ("Warm latency (c1: Python client; c16: wrk) and req/s (wrk -t1, 1 s; drawn 2 s)", "warm", _warm_rows),
@@ -240,6 +264,7 @@ SECTIONS = (
     ("Job turnaround, warm", "jobs", _job_rows),
     ("What a finished job costs the store (bench/jobbytes.py)", "store", _store_rows),
     ("Peak memory (after the warm runs)", "rss", lambda _r: []),
+    ("The data set over HTTP (bench/rows.py)", "rows", _rows_rows),
     ("Scale", "scale", _scale_rows),
     ("Every graph route: uncached after a load, then cached (/dataset: no cache)", "scale", _route_rows),
 )

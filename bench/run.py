@@ -17,7 +17,7 @@ from pathlib import Path
 
 import redis
 
-from bench import coldstart, jobbytes, machine, plottime, report, scale, turnaround, warm
+from bench import coldstart, jobbytes, machine, plottime, report, rows, scale, turnaround, warm
 from bench.context import Context
 from bench.load import Connection, wrk_binary
 from bench.services import peak_rss_mib, wait_idle
@@ -25,7 +25,7 @@ from devtools.devserver import ROOT, free_port, start_redis, stop
 from shared.config import BUNDLED_DATASET
 from shared.dataset.columns import load_file
 
-PHASES = ("cold", "warm", "plot", "jobs", "store", "scale")
+PHASES = ("cold", "warm", "plot", "jobs", "store", "rows", "scale")
 RESULTS = ROOT / "bench" / "results.json"
 
 
@@ -43,7 +43,8 @@ def _phase(results: dict, name: str, measure: Callable[[], object]) -> None:
 
 
 def run(rounds: int, phases: list[str], work: Path) -> dict:
-    wrk_binary()  # fail early, with how to install it
+    if "warm" in phases:
+        wrk_binary()  # fail early, with how to install it (only the warm phase runs wrk)
     os.environ.setdefault("MPLBACKEND", "Agg")
     # matplotlib's font cache is built once, as an image build would, and shared by every process.
     os.environ.setdefault("MPLCONFIGDIR", str(work / "matplotlib"))
@@ -78,6 +79,8 @@ def run(rounds: int, phases: list[str], work: Path) -> dict:
         if "plot" in phases:
             _phase(results, "plot", lambda: plottime.measure(ctx, services["graph"].port))
         results["rss"] = {name: peak_rss_mib(service) for name, service in services.items()}
+        if "rows" in phases:
+            _phase(results, "rows", lambda: rows.measure(ctx, services["graph"].port))
         if "scale" in phases:
             _phase(results, "scale", lambda: scale.measure(ctx, services["graph"].port))
             results["scale_datasets"] = scale.DATASETS

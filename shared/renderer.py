@@ -52,7 +52,7 @@ def draw(
     version = columns.version()
     data = columns.columns([*job.features, DIAGNOSIS], version)
     malignant = data.pop(DIAGNOSIS)
-    summary = analysis.job_summary(job.job_id, job.features, data, malignant)
+    summary = analysis.job_summary(job.job_id, job.features, data, malignant, columns.ids(version))
     histograms = {
         feature: analysis.histogram(data[feature], malignant, HISTOGRAM_BINS)
         for feature in list(job.features)[:MAX_PANELS]

@@ -65,6 +65,9 @@ def set_cell(row: int, column: str, value):
         (set_cell(1, "texture_worst", "inf"), r"line 3 .*column texture_worst"),
         (set_cell(2, "diagnosis", "X"), r"line 4 .*column diagnosis: 'X' is not M or B"),
         (lambda f: f.drop(columns=["symmetry_se"]), r"missing column\(s\): symmetry_se"),
+        (lambda f: f.drop(columns=["id"]), r"missing column\(s\): id"),
+        (set_cell(3, "id", "84348301b"), r"line 5, column id: '84348301b' is not a whole number"),
+        (set_cell(7, "id", "842302"), r"line 9, column id: 842302 is the id of an earlier row"),
         (lambda f: f.iloc[0:0], r"no data rows"),
     ],
 )
@@ -91,6 +94,9 @@ def test_loading_writes_columns_then_points_current_at_the_version(redis_db) -> 
     raw = redis_db.get(column_key(BUNDLED_SHA256, "radius_mean"))
     assert len(raw) == 569 * 8
     assert np.frombuffer(raw, "<f8")[0] == pytest.approx(17.99)
+    ids = np.frombuffer(redis_db.get(column_key(BUNDLED_SHA256, "id")), "<i8")
+    assert ids[:2].tolist() == [842302, 842517]  # Kaggle's ids, kept with the columns
+    assert redis_db.hget(column_key(BUNDLED_SHA256, "meta"), "layout") == b"2"
 
 
 def test_a_new_version_replaces_the_old_which_then_expires(redis_db, tmp_path: Path) -> None:

@@ -8,12 +8,15 @@ Every journey also requires that the page raised no JavaScript error and logged 
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import requests
 from browser import Problems, chromium
@@ -21,12 +24,16 @@ from playwright.sync_api import BrowserContext, Page
 from test_devserver import Dev, dev_environment, stop_group_and_wait
 
 from devtools.devserver import ROOT
-from shared.dataset.features import FEATURES
+from shared.config import BUNDLED_DATASET
+from shared.dataset.features import FEATURES, csv_name
 from shared.plotting.plots import COLOURS
 
 pytestmark = pytest.mark.integration
 
 STATIC = ROOT / "shared" / "web" / "static"
+#: axe-core, pinned in tests/axe/package-lock.json and installed there by ``npm ci``.
+AXE = ROOT / "tests" / "axe"
+FRAME = pd.read_csv(BUNDLED_DATASET).rename(columns={csv_name(f): f for f in FEATURES})
 #: What chromium sends for a page it navigates to.
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 #: What the page's own fetches log when submit answers a bad sample with its 400.
@@ -196,7 +203,9 @@ def test_every_control_has_a_label_and_the_keyboard_alone_places_a_sample(page, 
     )
     assert unlabelled == []
 
-    for _ in range(40):  # Tab from the top of the page to the first measurement
+    for _ in range(
+        80
+    ):  # Tab from the top of the page (plot, filters, a page of rows) to the first measurement
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.name") == "radius_mean":
             break
@@ -293,3 +302,144 @@ def test_the_pages_class_colours_are_the_plots():
 def test_the_readme_shows_the_pages_screenshot():
     assert "![The explorer page](docs/explorer.png)" in (ROOT / "README.md").read_text()
     assert Path(ROOT / "docs" / "explorer.png").read_bytes().startswith(b"\x89PNG")
+
+
+# the rows, the filters, accessibility -------------------------------------------------------------
+
+
+def shown_ids(page: Page) -> list[int]:
+    return [
+        int(i) for i in page.eval_on_selector_all("#rows-table tbody a", "links => links.map(a => a.text)")
+    ]
+
+
+def test_the_filters_choose_the_cases_of_the_plot_and_of_the_rows(page, problems, dev):
+    page.wait_for_selector("#rows-count:has-text('of 569 matching cases')")
+    page.select_option("#filter-diagnosis", "M")
+    page.click("#add-condition")
+    page.select_option("#condition-1-feature", "radius_mean")
+    page.select_option("#condition-1-op", "gt")
+    page.fill("#condition-1-value", "15")
+    page.press("#condition-1-value", "Tab")  # the change applies
+
+    chosen = FRAME[(FRAME.diagnosis == "M") & (FRAME.radius_mean > 15)]
+    wait_for_redraw(page, "diagnosis=M&radius_mean__gt=15")
+    page.wait_for_selector(f"#rows-count:has-text('Rows 1–20 of {len(chosen)} matching cases')")
+    assert shown_ids(page) == chosen["id"].iloc[:20].tolist()
+    numbers = requests.get(page.eval_on_selector("#link-json", "a => a.href"), timeout=60).json()
+    assert numbers["count"] == len(chosen)
+    assert f"malignant, radius_mean > 15 ({len(chosen)} cases)" in numbers["title"]
+
+    csv = requests.get(page.eval_on_selector("#rows-csv", "a => a.href"), timeout=60)
+    assert csv.headers["Content-Disposition"].startswith("attachment")
+    assert pd.read_csv(io.BytesIO(csv.content))["id"].tolist() == chosen["id"].tolist()
+    assert problems.all() == []
+
+
+def test_the_rows_page_forward_and_back_and_sort_by_a_column(page, problems):
+    page.wait_for_selector("#rows-count:has-text('Rows 1–20 of 569 matching cases')")
+    assert shown_ids(page) == FRAME["id"].iloc[:20].tolist()
+    assert page.is_disabled("#rows-previous")
+
+    page.click("#rows-next")
+    page.wait_for_selector("#rows-count:has-text('Rows 21–40 of 569')")
+    assert shown_ids(page) == FRAME["id"].iloc[20:40].tolist()
+
+    page.click('#rows-table button[data-sort="radius_mean"]')
+    page.wait_for_selector('#rows-table th[aria-sort="ascending"]')
+    assert page.text_content("#rows-count").startswith("Rows 1–20 of 569")
+    ascending = FRAME.sort_values("radius_mean", kind="stable")["id"].tolist()
+    assert shown_ids(page) == ascending[:20]
+
+    page.click('#rows-table button[data-sort="radius_mean"]')
+    page.wait_for_selector('#rows-table th[aria-sort="descending"]')
+    descending = FRAME.sort_values("radius_mean", ascending=False, kind="stable")["id"].tolist()
+    assert shown_ids(page) == descending[:20]
+    page.click("#rows-next")
+    page.wait_for_selector("#rows-count:has-text('Rows 21–40')")
+    assert shown_ids(page) == descending[20:40]
+    page.click("#rows-previous")
+    page.wait_for_selector("#rows-count:has-text('Rows 1–20')")
+    assert shown_ids(page) == descending[:20]
+    assert "_sort_desc=radius_mean" in page.eval_on_selector("#rows-csv", "a => a.href")
+    assert problems.all() == []
+
+
+def test_an_empty_selection_says_so_instead_of_an_empty_plot(page, problems):
+    page.click("#add-condition")
+    page.fill("#condition-1-value", "1000")  # radius_mean > 1000: no case
+    page.press("#condition-1-value", "Tab")
+
+    error = page.wait_for_selector("#plot-error:has-text('no case matches')")
+    assert "radius_mean > 1000" in error.text_content()
+    assert page.is_hidden("#plot-image")
+    page.wait_for_selector("#rows-count:has-text('No row of 0 matching cases')")
+    assert problems.page_errors == []
+
+
+def test_the_neighbours_link_to_their_rows(page, problems, dev):
+    place(page, {"radius_mean": 14.5, "texture_mean": 20})
+
+    links = page.wait_for_selector("#neighbour-cases a", timeout=60_000) and page.eval_on_selector_all(
+        "#neighbour-cases a", "links => links.map(a => a.href)"
+    )
+    assert len(links) == 5
+    for link in links:
+        assert re.fullmatch(rf"{dev['graph']}/dataset/rows/\d+", link)
+        case = requests.get(link, timeout=10)
+        assert case.status_code == 200
+        assert case.json()["id"] == int(link.rsplit("/", 1)[1])
+    assert problems.all() == []
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    """axe-core's script; on a fresh machine ``npm ci`` installs the pinned version first."""
+    script = AXE / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        subprocess.run(
+            ["npm", "ci", "--prefix", str(AXE), "--no-audit", "--no-fund"],
+            check=True, capture_output=True, timeout=300,
+        )  # fmt: skip
+    return script.read_text()
+
+
+def serious_violations(page: Page, axe_source: str) -> list[tuple[str, str, list]]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    page.evaluate(axe_source)  # evaluated by the browser's DevTools protocol: the page's CSP allows it
+    result = page.evaluate("() => axe.run(document, { resultTypes: ['violations'] })")
+    return [
+        (v["id"], v["impact"], [node["target"] for node in v["nodes"]][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_axe_finds_no_serious_or_critical_violation(page, problems, axe_source):
+    page.wait_for_selector("#rows-count:has-text('of 569')")
+    assert serious_violations(page, axe_source) == []
+
+    page.click("#add-condition")  # the filter's controls, a page of rows and a placed sample's summary
+    page.select_option("#filter-diagnosis", "B")
+    place(page, {"radius_mean": 14.5, "texture_mean": 20})
+    page.wait_for_selector("#neighbour-cases a", timeout=60_000)
+    page.wait_for_selector("#rows-count:has-text('357 matching cases')")
+    assert serious_violations(page, axe_source) == []
+    assert problems.all() == []
+
+    # axe does see contrast: the plots' own vermilion as text (3.9:1) is a serious violation
+    page.evaluate("document.querySelectorAll('.malignant').forEach(e => { e.style.color = '#D55E00'; })")
+    assert "color-contrast" in {rule for rule, _impact, _nodes in serious_violations(page, axe_source)}
+
+
+def test_text_in_the_malignant_colour_has_aa_contrast():
+    css = (STATIC / "explorer.css").read_text()
+    text_colour = re.search(r"\.malignant \{ color: var\(--([\w-]+)\)", css)[1]
+    colour = re.search(rf"--{text_colour}:\s*(#\w+)", css)[1]
+
+    def luminance(hex_colour: str) -> float:
+        channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    assert (1.05 / (luminance(colour) + 0.05)) >= 4.5  # WCAG AA for small text on white

@@ -12,7 +12,7 @@ import os
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import allow_header_conformance
+from schemathesis.specs.openapi.checks import allow_header_conformance, positive_data_acceptance
 
 from devtools.devserver import ROOT
 
@@ -35,4 +35,8 @@ def test_every_public_route_conforms_to_openapi(case, services: dict[str, str]) 
         # One spec describes three services: ``/`` takes POST at submit only, so its Allow differs.
         shared_path = case.operation.path == "/" and service != "submit"
         excluded = [allow_header_conformance] if shared_path else []
+        if case.operation.path == "/dataset/rows":
+            # Its cursor is opaque, and _sort excludes _sort_desc: a schema cannot say which
+            # strings are this query's cursors, so a "valid" request may rightly be a 400.
+            excluded.append(positive_data_acceptance)
         case.call_and_validate(base_url=services[service], excluded_checks=excluded, timeout=60)

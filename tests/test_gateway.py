@@ -167,6 +167,11 @@ def test_the_explorer_page_and_what_it_reads_come_through_the_gateway_on_one_ori
 
     for path in ("/explorer/explorer.js", "/explorer/explorer.css", "/features", "/dataset"):
         assert requests.get(f"{gateway}{path}", timeout=30).status_code == 200, path
+    rows = requests.get(f"{gateway}/dataset/rows", params={"diagnosis": "M", "_size": 200}, timeout=30).json()
+    assert rows["next"].startswith(f"{gateway}/dataset/rows?")  # the gateway's origin, its port too
+    following = requests.get(rows["next"], timeout=30).json()
+    assert len(rows["rows"]) + len(following["rows"]) == rows["total"] == 212
+    assert requests.get(f"{gateway}/dataset/rows/842302", timeout=30).json()["diagnosis"] == "M"
     # graph has no SUBMIT_BASE_URL here, as in compose: the page posts to its own origin's /submit.
     assert requests.get(f"{gateway}/explorer/services", timeout=10).json()["submit"] == "/submit"
 

@@ -89,7 +89,9 @@ def test_summary_percentiles_and_neighbours_match_an_independent_computation(
     point = (pd.Series(SAMPLE) - columns.mean()) / columns.std(ddof=0)
     nearest = np.argsort(((standardised - point) ** 2).sum(axis=1).to_numpy())[:5]
     malignant = int((frame["diagnosis"].iloc[nearest] == "M").sum())
-    assert summary["neighbours"] == {"k": 5, "benign": 5 - malignant, "malignant": malignant}
+    counts = {k: summary["neighbours"][k] for k in ("k", "benign", "malignant")}
+    assert counts == {"k": 5, "benign": 5 - malignant, "malignant": malignant}
+    assert [case["id"] for case in summary["neighbours"]["cases"]] == frame["id"].iloc[nearest].tolist()
 
 
 def test_graphs_answer_pngs_and_the_numbers_numpy_gets(services: dict[str, str]) -> None:

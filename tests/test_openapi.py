@@ -91,9 +91,16 @@ def test_every_documented_operation_belongs_to_a_service() -> None:
     assert documented == every
 
 
+#: The row filter every plot (and /dataset/rows) takes: ``diagnosis`` and ``<feature>__<op>``, an
+#: exploded object parameter (shared.dataset.filters parses it).
+FILTER_PARAMETERS = ("diagnosis", "where")
+
+
 @pytest.mark.parametrize("name", sorted(PLOTS))
 def test_graph_parameters_and_defaults_match_the_code(name: str) -> None:
     documented = query_parameters(f"/graph/{name}")
+    assert all(parameter in documented for parameter in FILTER_PARAMETERS)
+    documented = {k: v for k, v in documented.items() if k not in FILTER_PARAMETERS}
     assert set(documented) == set(PLOTS[name].parameters)
     for parameter, (_parser, default) in PLOTS[name].parameters.items():
         schema = schema_of(documented[parameter])
@@ -276,8 +283,11 @@ GRAPH_JSON = [
     ("/graph/box", {"feature": "smoothness_se", "kind": "violin"}),
     ("/graph/correlation", {}),
     ("/graph/pairs", {"features": "radius_mean,texture_mean"}),
+    ("/graph/histogram", {"diagnosis": "M", "radius_mean__gt": "15"}),
+    ("/graph/box", {"diagnosis": "B"}),
     ("/features", {}),
     ("/dataset", {}),
+    ("/dataset/rows", {"diagnosis": "M", "_sort_desc": "area_mean", "_size": "5"}),
 ]
 
 

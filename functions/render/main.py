@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
+from urllib.parse import urlencode
 
 import flask
 import functions_framework
@@ -17,7 +18,8 @@ from redis.exceptions import RedisError
 
 from shared import renderer
 from shared.config import load_config_or_exit
-from shared.dataset.columns import ColumnCache, NoDataset
+from shared.dataset import rows
+from shared.dataset.columns import ColumnCache, MissingIds, NoDataset
 from shared.dataset.columns import info as dataset_info
 from shared.errors import ApiError, bad_request, unavailable
 from shared.observability import logs, telemetry, tracing
@@ -168,6 +170,40 @@ def dataset(request: flask.Request) -> flask.Response:
     return json_response(dataset_info(REDIS, COLUMNS.version()))
 
 
+def dataset_rows(request: flask.Request) -> flask.Response:
+    """The data set's rows: a JSON page with a ``next`` link, or every matching row as CSV or NDJSON."""
+    query = rows.parse_query(request.args.to_dict(flat=False))
+    version = COLUMNS.version()
+    selection = rows.select(query, COLUMNS, version)
+    if query.format != "json":
+        headers = {"Cache-Control": "no-cache"}
+        if query.format == "csv":
+            headers["Content-Disposition"] = f'attachment; filename="tumorscope-rows-{version[:12]}.csv"'
+        return flask.Response(
+            rows.stream(selection), content_type=rows.FORMATS[query.format], headers=headers
+        )
+    positions, cursor = selection.page()
+    return json_response(rows.page_body(selection, _next_url(request, cursor), positions))
+
+
+def _next_url(request: flask.Request, cursor: str | None) -> str | None:
+    """The next page's URL: this one's, with the cursor. Behind a TLS proxy (Knative) the scheme
+    is X-Forwarded-Proto's; the link only ever goes back to the client that asked."""
+    if cursor is None:
+        return None
+    scheme = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip()
+    scheme = scheme if scheme in ("http", "https") else request.scheme
+    kept = [(k, v) for k, v in request.args.items(multi=True) if k != "_next"]
+    return f"{scheme}://{request.host}{request.path}?{urlencode([*kept, ('_next', cursor)])}"
+
+
+def dataset_row(request: flask.Request, case_id: str) -> flask.Response:
+    """One case of the data set by its id (Kaggle's)."""
+    if request.args:
+        raise bad_request("unknown_parameter", "a row takes no parameters")
+    return json_response(rows.find_case(case_id, COLUMNS, COLUMNS.version()))
+
+
 ROUTER = Router(
     "graph",
     [
@@ -178,6 +214,8 @@ ROUTER = Router(
         Route("GET", "/graph/pairs", graph_route("pairs"), "pair plot of 2 to 5 features by diagnosis"),
         Route("GET", "/features", features, "every feature: unit, description, statistics per diagnosis"),
         Route("GET", "/dataset", dataset, "the loaded data set: version, rows, class counts"),
+        Route("GET", "/dataset/rows", dataset_rows, "the rows: filters, sorting, paging; JSON, CSV, NDJSON"),
+        Route("GET", "/dataset/rows/<case_id>", dataset_row, "one case by its id"),
         *EXPLORER.routes(),
     ],
     page=EXPLORER.page,  # GET / in a browser: the explorer page
@@ -188,6 +226,9 @@ ROUTER = Router(
 def graph(request: flask.Request) -> flask.Response:
     try:
         return ROUTER.dispatch(request)
+    except MissingIds as error:  # a data set stored before ids were kept, from another file
+        log.error("graph: %s", error)
+        raise ApiError(503, "dataset_without_ids", str(error), headers={"Retry-After": "60"}) from None
     except NoDataset as error:  # e.g. a data set's columns half gone from Redis: a server-side state
         log.error("graph: %s", error)
         raise unavailable("the data set") from None

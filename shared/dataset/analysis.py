@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 
 NEIGHBOURS = 5
+#: How the nearest cases are ordered when distances are equal.
+TIE_RULE = "nearest first; equal distances: the lower case id first"
 NOTE = (
     "Exploration of a public data set (Breast Cancer Wisconsin Diagnostic, 569 cases), "
     "not a diagnosis. Percentiles and neighbours describe where these measurements sit "
@@ -216,21 +218,53 @@ def percentile(values: np.ndarray, value: float) -> float:
 
 
 def nearest_neighbours(
-    sample: dict[str, float], columns: dict[str, np.ndarray], malignant: np.ndarray, k: int = NEIGHBOURS
-) -> dict[str, int]:
-    """Diagnoses of the k cases closest to the sample, each feature standardised (population std)."""
-    distance = np.zeros(malignant.size)
+    sample: dict[str, float],
+    columns: dict[str, np.ndarray],
+    malignant: np.ndarray,
+    k: int = NEIGHBOURS,
+    ids: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Diagnoses of the k cases closest to the sample, each feature standardised (population std).
+
+    Euclidean distance; equal distances: the lower case id first (the earlier row without ids).
+    With ``ids``, ``cases`` names them, nearest first: ``[{"id", "diagnosis", "distance"}]``.
+    """
+    squared = np.zeros(malignant.size)
     for feature, value in sample.items():
         values = columns[feature]
         scale = values.std() or 1.0
-        distance += ((values - value) / scale) ** 2  # the mean cancels out of the difference
+        squared += ((values - value) / scale) ** 2  # the mean cancels out of the difference
     k = min(k, malignant.size)
-    nearest = np.argpartition(distance, k - 1)[:k] if k else np.array([], dtype=int)
-    return {"k": k, "benign": int((~malignant[nearest]).sum()), "malignant": int(malignant[nearest].sum())}
+    tie_break = np.arange(malignant.size) if ids is None else ids
+    if k:  # only the rows within the k-th smallest distance need sorting
+        candidates = np.flatnonzero(squared <= np.partition(squared, k - 1)[k - 1])
+        nearest = candidates[np.lexsort((tie_break[candidates], squared[candidates]))][:k]
+    else:
+        nearest = np.array([], dtype=int)
+    numbers: dict[str, Any] = {
+        "k": k,
+        "benign": int((~malignant[nearest]).sum()),
+        "malignant": int(malignant[nearest].sum()),
+    }
+    if ids is not None:
+        numbers["cases"] = [
+            {
+                "id": int(ids[row]),
+                "diagnosis": "M" if malignant[row] else "B",
+                "distance": float(np.sqrt(squared[row])),
+            }
+            for row in nearest
+        ]
+        numbers["tie_rule"] = TIE_RULE
+    return numbers
 
 
 def job_summary(
-    job_id: str, sample: dict[str, float], columns: dict[str, np.ndarray], malignant: np.ndarray
+    job_id: str,
+    sample: dict[str, float],
+    columns: dict[str, np.ndarray],
+    malignant: np.ndarray,
+    ids: np.ndarray | None = None,
 ) -> dict[str, Any]:
     return {
         "job_id": job_id,
@@ -244,6 +278,6 @@ def job_summary(
             }
             for feature, value in sample.items()
         },
-        "neighbours": nearest_neighbours(sample, columns, malignant),
+        "neighbours": nearest_neighbours(sample, columns, malignant, ids=ids),
         "note": NOTE,
     }

@@ -2,7 +2,9 @@
 
 Layout: ``tumorscope:dataset:current`` holds the version (the CSV's sha256);
 ``tumorscope:dataset:<version>:<feature>`` holds that column as little-endian float64 bytes,
-``...:diagnosis`` one byte a row (1 = malignant), ``...:meta`` a hash of counts and origin.
+``...:diagnosis`` one byte a row (1 = malignant), ``...:id`` each case's id as little-endian int64,
+``...:meta`` a hash of counts, origin and ``layout`` (LAYOUT; data sets stored before ids were kept
+have none, and no ``id`` column).
 
 Command line: ``python -m shared.dataset load PATH`` or ``python -m shared.dataset info``.
 """
@@ -29,12 +31,19 @@ if TYPE_CHECKING:
 PREFIX = "tumorscope:dataset"
 CURRENT = f"{PREFIX}:current"
 DIAGNOSIS = "diagnosis"
+ID = "id"
+#: The key layout's number, kept in each version's meta hash: 2 added the ``id`` column.
+LAYOUT = 2
 #: How long the columns of a replaced version stay, for requests that started on it.
 RETIRED_TTL_SECONDS = 3600
 
 
 class NoDataset(Exception):
     """No data set is loaded in Redis and none could be loaded."""
+
+
+class MissingIds(NoDataset):
+    """The loaded data set was stored before case ids were kept: it must be loaded again."""
 
 
 def column_key(version: str, name: str) -> str:
@@ -49,7 +58,11 @@ def current_version(client: redis.Redis) -> str | None:
 def store(client: redis.Redis, dataset: Dataset, source: str) -> None:
     """Write every column, then point ``current`` at the new version (readers never see half)."""
     version = dataset.version
-    columns = {**{f: dataset.columns[f].astype("<f8") for f in FEATURES}, DIAGNOSIS: dataset.malignant}
+    columns = {
+        **{f: dataset.columns[f].astype("<f8") for f in FEATURES},
+        DIAGNOSIS: dataset.malignant,
+        ID: dataset.ids.astype("<i8"),
+    }
     for name, values in columns.items():  # one column per round trip keeps each message bounded
         client.set(column_key(version, name), values.tobytes())
     malignant = int(dataset.malignant.sum())
@@ -61,6 +74,7 @@ def store(client: redis.Redis, dataset: Dataset, source: str) -> None:
             "malignant": malignant,
             "source": source,
             "loaded_at": time.time(),
+            "layout": LAYOUT,
         },
     )
     previous = client.set(CURRENT, version, get=True)
@@ -124,7 +138,7 @@ class ColumnCache:
         return ensure_loaded(self.redis, self.bundled_path)
 
     def columns(self, names: Iterable[str], version: str | None = None) -> dict[str, np.ndarray]:
-        """The named columns (features, or ``diagnosis`` as a boolean ``malignant`` array)."""
+        """The named columns (features, ``id`` as int64, ``diagnosis`` as a boolean ``malignant`` array)."""
         import numpy as np
 
         version = version or self.version()
@@ -137,13 +151,36 @@ class ColumnCache:
                 # One GET a column, not one MGET: redis-py buffers a whole reply before it splits
                 # it, so an MGET of 30 columns of 1,000,000 rows peaked at twice their 240 MB.
                 value = self.redis.get(column_key(version, name))
+                if value is None and name == ID:
+                    raise MissingIds(
+                        f"data set {version[:12]} was loaded before case ids were kept; "
+                        "load its file again (python -m shared.dataset load PATH)"
+                    )
                 if value is None:
                     raise NoDataset(f"data set {version} is incomplete in Redis; load it again")
-                if name == DIAGNOSIS:
+                if name == ID:
+                    self._columns[name] = np.frombuffer(value, dtype="<i8")
+                elif name == DIAGNOSIS:
                     self._columns[name] = np.frombuffer(value, dtype=np.uint8).astype(bool)
                 else:
                     self._columns[name] = np.frombuffer(value, dtype="<f8")
             return {n: self._columns[n] for n in wanted}
+
+    def ids(self, version: str | None = None) -> np.ndarray:
+        """Each row's case id. A data set stored before ids were kept is loaded again from
+        ``bundled_path`` (DATASET_PATH) when that is its file; otherwise MissingIds."""
+        from shared.dataset.csv_file import file_version
+
+        version = version or self.version()
+        try:
+            return self.columns([ID], version)[ID]
+        except MissingIds:
+            if file_version(self.bundled_path) != version:
+                raise
+        with self.redis.lock(f"{PREFIX}:loading", timeout=120, blocking_timeout=60):
+            if not self.redis.exists(column_key(version, ID)):
+                load_file(self.redis, self.bundled_path)
+        return self.columns([ID], version)[ID]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,7 @@ class Dataset:
     version: str
     malignant: np.ndarray  # uint8, 1 = malignant (M), 0 = benign (B)
     columns: dict[str, np.ndarray]  # feature -> float64 values, one per row
+    ids: np.ndarray  # int64: each case's id in the file (Kaggle's), unique
 
     @property
     def rows(self) -> int:
@@ -54,7 +55,7 @@ def read_dataset_csv(path: Path) -> Dataset:
         raise DatasetError(f"{path}: cannot read as CSV: {error}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.loc[:, [c for c in frame.columns if not c.startswith("Unnamed:")]]
-    wanted = ["diagnosis", *(csv_name(f) for f in FEATURES)]
+    wanted = ["id", "diagnosis", *(csv_name(f) for f in FEATURES)]
     aliases = {f: csv_name(f) for f in FEATURES}
     frame = frame.rename(columns={f: c for f, c in aliases.items() if f in frame.columns})
     missing = [c for c in wanted if c not in frame.columns]
@@ -70,6 +71,7 @@ def read_dataset_csv(path: Path) -> Dataset:
         value = frame["diagnosis"].iloc[row]
         raise DatasetError(f"{path}: {_where(frame, row)}, column diagnosis: {value!r} is not M or B")
 
+    ids = _ids(path, frame)
     columns: dict[str, np.ndarray] = {}
     for feature in FEATURES:
         name = csv_name(feature)
@@ -81,4 +83,23 @@ def read_dataset_csv(path: Path) -> Dataset:
             shown = "an empty cell" if pd.isna(value) else repr(str(value))
             raise DatasetError(f"{path}: {_where(frame, row)}, column {name}: {shown} is not a finite number")
         columns[feature] = values
-    return Dataset(file_version(path), (diagnosis == "M").to_numpy(dtype=np.uint8), columns)
+    return Dataset(file_version(path), (diagnosis == "M").to_numpy(dtype=np.uint8), columns, ids)
+
+
+def _ids(path: Path, frame) -> np.ndarray:
+    """The ``id`` column: whole numbers from 0 to 2**63 - 1, each case's own (they name rows over HTTP)."""
+    import pandas as pd
+
+    text = frame["id"].fillna("").str.strip()
+    whole = text.str.fullmatch(r"\+?\d{1,18}")
+    if not whole.all():
+        row = _first_bad(~whole.to_numpy())
+        raise DatasetError(
+            f"{path}: line {row + 2}, column id: {frame['id'].iloc[row]!r} is not a whole number"
+        )
+    ids = pd.to_numeric(text).to_numpy(dtype=np.int64)
+    repeated = pd.Series(ids).duplicated().to_numpy()
+    if repeated.any():
+        row = _first_bad(repeated)
+        raise DatasetError(f"{path}: line {row + 2}, column id: {ids[row]} is the id of an earlier row")
+    return ids

@@ -14,7 +14,8 @@ from typing import Any
 
 from shared.dataset.columns import DIAGNOSIS, ColumnCache
 from shared.dataset.features import FEATURES, describe, parse_feature
-from shared.errors import bad_request
+from shared.dataset.filters import Filter, is_filter_parameter, parse_filter
+from shared.errors import ApiError, bad_request
 from shared.plotting.plots import ANNOTATE_UP_TO, MEDIA_TYPES
 
 FORMATS = {**MEDIA_TYPES, "json": "application/json"}
@@ -121,18 +122,40 @@ class Plot:
         named = [v for k, v in params.items() if k in ("feature", "x", "y")]
         return [*named, *params.get("features", []), DIAGNOSIS]
 
+    def filtered(self, params: Params, columns: ColumnCache, version: str) -> tuple[Columns, Filter]:
+        """The drawn columns of the rows the filter selects (every row without one)."""
+        row_filter = Filter.from_json(params["filter"])
+        drawn = self.columns(params)
+        data = columns.columns([*drawn, *row_filter.columns()], version)
+        if not row_filter:
+            return data, row_filter
+        mask = row_filter.mask(data, _rows(data))
+        if not mask.any():
+            raise ApiError(
+                404,
+                "empty_selection",
+                f"no case matches {row_filter.text()}: there is nothing to draw",
+                filter=row_filter.as_json(),
+                count=0,
+            )
+        return {name: data[name][mask] for name in dict.fromkeys(drawn)}, row_filter
+
     def parse(self, args: Mapping[str, list[str]]) -> Params:
         """Validated, normalised parameters: one value each, defaults filled in, no unknown names.
 
         Equal requests give equal parameters whatever their order or spelling (``trend=0`` is
         ``trend=false``), and JSON answers drop the picture's size, so they make one cache key.
         """
-        unknown = sorted(set(args) - set(self.parameters))
+        unknown = sorted(
+            name for name in args if name not in self.parameters and not is_filter_parameter(name)
+        )
         if unknown:
             raise bad_request(
                 "unknown_parameter",
                 f"unknown parameter(s) {', '.join(u[:40] for u in unknown)}; "
-                f"{self.name} takes {', '.join(self.parameters)}",
+                f"{self.name} takes {', '.join(self.parameters)}, "
+                "diagnosis and <feature>__gt|__gte|__lt|__lte|__eq",
+                parameter=unknown[0][:40],
             )
         params: Params = {}
         for name, (parser, default) in self.parameters.items():
@@ -146,12 +169,19 @@ class Plot:
         if params["format"] == "json":
             for name in SIZE_PARAMETERS:
                 del params[name]
+        params["filter"] = parse_filter(args).as_json()  # normalised: it is part of the cache key
         return params
 
     def answer(self, params: Params, columns: ColumnCache, version: str) -> bytes:
-        """The response body: the picture in the requested format, or its numbers as JSON."""
-        data = columns.columns(self.columns(params), version)
+        """The response body: the picture in the requested format, or its numbers as JSON.
+
+        A filter's selection is said in the title, and given as ``filter`` and ``count``."""
+        data, row_filter = self.filtered(params, columns, version)
         numbers = self.numbers(params, data)
+        count = _rows(data)
+        if row_filter:
+            numbers["title"] += f"\n{row_filter.text()} ({count:,} cases)"
+        numbers.update(filter=row_filter.as_json(), count=count)
         if params["format"] == "json":
             return json.dumps(numbers, allow_nan=False).encode()
         return self.picture(params, data, numbers)

@@ -25,7 +25,7 @@ PREFIX = "tumorscope:graph"
 #: The code (and the job pictures' palette) that decides a graph's or a job picture's bytes.
 SHARED = Path(__file__).resolve().parent.parent
 DRAWING_CODE = (
-    *(SHARED / "dataset" / f"{name}.py" for name in ("analysis", "features")),
+    *(SHARED / "dataset" / f"{name}.py" for name in ("analysis", "features", "filters")),
     *(SHARED / "plotting" / f"{name}.py" for name in ("graphs", "plots")),
     *(SHARED / "picture" / f"{name}.py" for name in ("layout", "backgrounds", "palette")),
     SHARED / "picture" / "job-palette.txt",

@@ -35,7 +35,9 @@ function plotQuery() {
     pairs: { features: [feature, $("#second").value, $("#third").value].join(",") },
   }[plot];
   const route = plot === "violin" ? "box" : plot;
-  return { route, params: new URLSearchParams({ ...query, width, height }) };
+  const params = new URLSearchParams({ ...query, width, height });
+  for (const [name, value] of filterParams()) params.append(name, value);
+  return { route, params };
 }
 
 function plotUrl(format) {
@@ -72,9 +74,149 @@ function onPlotLoaded() {
 }
 
 async function onPlotFailed() {  // an image cannot show graph's JSON error: ask for it
+  $("#plot-image").hidden = true;  // not the previous plot, as if it were this one
   const problem = await json(await fetch($("#plot-image").src));
   $("#plot-error").textContent = problem.error ? problem.error.message : "the plot could not be drawn";
   $("#plot-status").textContent = "";
+}
+
+// ---- Filters ----------------------------------------------------------------------------------
+
+const OPERATORS = { gt: ">", gte: "≥", lt: "<", lte: "≤", eq: "=" };
+let conditionCount = 0;
+
+function filterParams() {
+  const params = [];
+  const diagnosis = $("#filter-diagnosis").value;
+  if (diagnosis) params.push(["diagnosis", diagnosis]);
+  for (const condition of document.querySelectorAll("#conditions .condition")) {
+    const value = condition.querySelector("input");
+    if (value.value === "" || value.validity.badInput) continue;
+    const feature = condition.querySelector("select[name=feature]").value;
+    const op = condition.querySelector("select[name=op]").value;
+    params.push([`${feature}__${op}`, value.value]);
+  }
+  return params;
+}
+
+function labelled(id, text, control) {
+  control.id = id;
+  return element("div", { class: "field" }, element("label", { for: id }, text), control);
+}
+
+function addCondition(features, onChange, given = {}) {
+  conditionCount += 1;
+  const id = `condition-${conditionCount}`;
+  const feature = element("select", { name: "feature" });
+  for (const item of features.values()) {
+    feature.append(new Option(item.label + unitSuffix(item), item.name, false, item.name === (given.feature || "radius_mean")));
+  }
+  const op = element("select", { name: "op" });
+  for (const [name, sign] of Object.entries(OPERATORS)) op.append(new Option(sign, name, false, name === (given.op || "gt")));
+  const value = element("input", { name: "value", type: "number", step: "any", inputmode: "decimal" });
+  value.value = given.value ?? "";
+  const remove = element("button", { type: "button" }, "Remove");
+  const set = element(
+    "fieldset", { class: "condition", id },
+    element("legend", {}, `Condition ${conditionCount}`),
+    labelled(`${id}-feature`, "Feature", feature),
+    labelled(`${id}-op`, "Comparison", op),
+    labelled(`${id}-value`, "Value", value),
+    remove,
+  );
+  remove.addEventListener("click", () => { set.remove(); onChange(); });
+  $("#conditions").append(set);
+  return set;
+}
+
+// ---- Rows -------------------------------------------------------------------------------------
+
+const ROWS_PAGE = 20;
+const rowsState = { sort: null, descending: false, pages: [], next: null };
+
+function shownFeatures() {
+  const plot = $("#plot").value;
+  const chosen = [$("#feature").value];
+  if (plot === "scatter" || plot === "pairs") chosen.push($("#second").value);
+  if (plot === "pairs") chosen.push($("#third").value);
+  return [...new Set(chosen)];
+}
+
+function rowsQuery(format) {
+  const params = new URLSearchParams(filterParams());
+  if (rowsState.sort) params.set(rowsState.descending ? "_sort_desc" : "_sort", rowsState.sort);
+  if (format === "json") {
+    for (const feature of shownFeatures()) params.append("_col", feature);
+    params.set("_size", String(ROWS_PAGE));
+  } else {
+    params.set("format", format);
+  }
+  return `dataset/rows?${params}`;
+}
+
+function sortButton(key, text, features) {
+  const button = element("button", { type: "button", "data-sort": key }, text);
+  const sorted = rowsState.sort === key;
+  const th = element("th", { scope: "col" }, button);
+  if (sorted) th.setAttribute("aria-sort", rowsState.descending ? "descending" : "ascending");
+  button.addEventListener("click", () => {
+    rowsState.descending = sorted && !rowsState.descending;
+    rowsState.sort = key;
+    loadRows(features);
+  });
+  return th;
+}
+
+function showRows(page, features) {
+  const names = shownFeatures();
+  const head = element(
+    "tr", {},
+    sortButton("id", "Id", features),
+    element("th", { scope: "col" }, "Diagnosis"),
+    ...names.map((name) => sortButton(name, features.get(name).label + unitSuffix(features.get(name)), features)),
+  );
+  const body = page.rows.map((row) => element(
+    "tr", {},
+    element("td", {}, element("a", { href: `dataset/rows/${row.id}` }, String(row.id))),
+    element("td", { class: row.diagnosis === "M" ? "malignant" : "benign" }, row.diagnosis === "M" ? "malignant" : "benign"),
+    ...names.map((name) => element("td", {}, String(row[name]))),
+  ));
+  $("#rows-table thead").replaceChildren(head);
+  $("#rows-table tbody").replaceChildren(...body);
+  const first = (rowsState.pages.length - 1) * ROWS_PAGE;
+  const shown = page.rows.length ? `Rows ${first + 1}–${first + page.rows.length} of ` : "No row of ";
+  $("#rows-count").textContent =
+    `${shown}${plural(page.total, "matching case")} (${page.counts.benign} benign, ${page.counts.malignant} malignant).`;
+  rowsState.next = page.next;
+  $("#rows-next").disabled = !page.next;
+  $("#rows-previous").disabled = rowsState.pages.length < 2;
+  $("#rows-first").disabled = rowsState.pages.length < 2;
+}
+
+async function showRowsPage(url, features) {
+  const response = await fetch(url);
+  const page = await json(response);
+  if (!response.ok) {
+    $("#rows-error").textContent = page.error.message;
+    return;
+  }
+  $("#rows-error").textContent = "";
+  showRows(page, features);
+}
+
+function loadRows(features) {  // the first page of the current filters, columns and order
+  if (rowsState.sort && rowsState.sort !== "id" && !shownFeatures().includes(rowsState.sort)) rowsState.sort = null;
+  rowsState.pages = [rowsQuery("json")];
+  $("#rows-csv").href = rowsQuery("csv");
+  $("#rows-ndjson").href = rowsQuery("ndjson");
+  return showRowsPage(rowsState.pages[0], features);
+}
+
+function pageRows(step, features) {
+  if (step > 0 && rowsState.next) rowsState.pages.push(rowsState.next);
+  if (step < 0 && rowsState.pages.length > 1) rowsState.pages.pop();
+  if (step === 0) rowsState.pages = rowsState.pages.slice(0, 1);
+  return showRowsPage(rowsState.pages.at(-1), features);
 }
 
 // ---- Your sample ------------------------------------------------------------------------------
@@ -202,8 +344,15 @@ function showResult(image, summary, features) {
     element("span", { class: "benign" }, `${n.benign} benign`), ", ",
     element("span", { class: "malignant" }, `${n.malignant} malignant`), ".",
   );
+  const cases = element("ol", { id: "neighbour-cases" }, ...(n.cases || []).map((item) => element(
+    "li", {},
+    element("a", { href: `dataset/rows/${item.id}` }, `case ${item.id}`), ": ",
+    element("span", { class: item.diagnosis === "M" ? "malignant" : "benign" }, item.diagnosis === "M" ? "malignant" : "benign"),
+    `, distance ${item.distance.toFixed(2)}`,
+  )));
   const panel = element(
-    "div", { id: "summary" }, summaryTable(summary, features), neighbours, element("p", { class: "note" }, summary.note),
+    "div", { id: "summary" }, summaryTable(summary, features), neighbours, cases,
+    element("p", { class: "note" }, summary.note),
   );
   $("#result").replaceChildren(heading, image, panel);
   heading.focus();
@@ -281,10 +430,18 @@ async function start() {
   fillFeatureSelects(features);
   buildSampleForm(features);
   const redraw = () => drawPlot(features);
+  const refilter = () => { redraw(); loadRows(features); };
   $("#plot-image").addEventListener("load", onPlotLoaded);
   $("#plot-image").addEventListener("error", onPlotFailed);
-  $("#plot-form").addEventListener("change", redraw);
+  $("#plot-form").addEventListener("change", refilter);
   $("#plot-form").addEventListener("submit", (event) => { event.preventDefault(); redraw(); });
+  $("#filter-form").addEventListener("change", refilter);
+  $("#filter-form").addEventListener("submit", (event) => { event.preventDefault(); refilter(); });
+  $("#add-condition").addEventListener("click", () => addCondition(features, refilter).querySelector("input").focus());
+  $("#rows-next").addEventListener("click", () => pageRows(1, features));
+  $("#rows-previous").addEventListener("click", () => pageRows(-1, features));
+  $("#rows-first").addEventListener("click", () => pageRows(0, features));
+  loadRows(features);
   $("#sample-form").addEventListener("submit", (event) => submitSample(event, services, features));
   $("#sample-form").addEventListener("reset", () => { clearErrors(); $("#result").replaceChildren(); });
   $("#sample-example").addEventListener("click", fillExample);
