@@ -28,8 +28,10 @@ from shared.store.jobs import JobStore, check_job_id
 from shared.store.plot_cache import BROWSER_MAX_AGE_SECONDS, PlotCache
 from shared.store.redis_client import connect
 from shared.web import events
+from shared.web.clients import identify
 from shared.web.explorer import Explorer
 from shared.web.http import Route, Router, install_error_handlers, json_response
+from shared.web.ratelimit import RateLimit, storage_for
 
 CONFIG = load_config()
 observe(CONFIG)  # the service is render or graph: functions-framework's --target
@@ -53,6 +55,8 @@ PLOT_CACHE = PlotCache(CACHE, CONFIG.cache_ttl_seconds)
 #: flight costs a figure's memory (THREADS=4 drawing together peaked near 170 MiB, see BENCHMARKS.md).
 #: The other threads still answer cached plots and health checks meanwhile.
 DRAWING = threading.BoundedSemaphore(1)
+#: Only what graph draws counts (a cache hit or a 304 never does), before it waits for DRAWING.
+DRAWS = RateLimit("draw", CONFIG.draw_rate_limit, storage_for(REDIS), "plots drawn")
 EXPLORER = Explorer(CONFIG.submit_base_url, CONFIG.status_base_url)
 install_error_handlers(functions_framework.errorhandler)
 
@@ -132,6 +136,9 @@ def cached(
         return flask.Response(status=304, headers=headers)
 
     def draw() -> bytes:
+        client = identify(request.environ, CONFIG.trusted_proxy_hops)
+        logs.bind(client=client)
+        headers.update(DRAWS.check(client))
         with DRAWING:
             return make(version)
 
