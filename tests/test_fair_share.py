@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from browser import chromium
 from helpers import client_at, error_of
 from reliability import PrivateRedis
 from test_capacity import fill
@@ -161,3 +162,37 @@ def test_a_limiter_that_cannot_count_lets_requests_through_and_nothing_answers_5
     assert "rate limit draw: not counted, let through" in logs
     assert "rate limit submit: not counted, let through" in logs
     assert not re.search(r" 500 in ", logs)
+
+
+def test_the_explorer_says_in_words_that_an_address_is_over_its_limits(
+    loaded_redis, function_processes, event_sink, tmp_path
+) -> None:
+    environ = {"REDIS_URL": loaded_redis.url}
+    submit = function_processes.start(
+        "submit",
+        {**environ, "K_SINK": event_sink.url, "SUBMIT_RATE_LIMIT": "1/minute", "CORS_ALLOWED_ORIGINS": "*"},
+    )
+    graph = function_processes.start(
+        "graph", {**environ, "SUBMIT_BASE_URL": submit, "DRAW_RATE_LIMIT": "1/minute"}
+    )
+    # This address (the browser's too) spends its one submit and its one drawing first.
+    assert requests.post(f"{submit}/submit", json=SAMPLE, timeout=30).status_code == 202
+    assert requests.get(f"{graph}/graph/histogram?feature=area_se&bins=181", timeout=60).status_code == 200
+
+    with chromium(tmp_path / "profile") as browser:
+        page = browser.new_page()
+        page.goto(f"{graph}/")
+        page.select_option("#plot", "histogram")
+        page.fill("#bins", "182")
+        page.dispatch_event("#plot-form", "change")
+        page.wait_for_selector("#plot-error:has-text('Too many requests from your address')", timeout=60_000)
+        plot_error = page.inner_text("#plot-error")
+
+        page.fill('#sample-form input[name="radius_mean"]', "14.5")
+        page.click("#sample-form button[type=submit]")
+        page.wait_for_selector("#sample-error:has-text('Too many requests')", timeout=60_000)
+        sample_error = page.inner_text("#sample-error")
+
+    assert re.fullmatch(r"Too many requests from your address; try again in \d+ seconds?\.", plot_error)
+    assert re.fullmatch(r"Too many requests from your address; try again in \d+ seconds?\.", sample_error)
+    assert len(event_sink.received) == 1  # the page's sample was refused, not stored

@@ -125,9 +125,17 @@ def _handle(job_id: str, event: CloudEvent) -> Outcome:
 
 
 def cached(
-    request: flask.Request, route: str, params: dict, media_type: str, make: Callable[[str], bytes]
+    request: flask.Request,
+    route: str,
+    params: dict,
+    media_type: str,
+    make: Callable[[str], bytes],
+    limit: RateLimit | None = DRAWS,
 ) -> flask.Response:
-    """Answer from the plot cache (ETag, 304, X-Cache); on a miss, ``make(version)`` the body once."""
+    """Answer from the plot cache (ETag, 304, X-Cache); on a miss, ``make(version)`` the body once.
+
+    Only that drawing counts against the client's ``limit``, and only when this request makes it.
+    """
     version = COLUMNS.version()
     digest = PLOT_CACHE.digest(version, route, params)
     etag = PLOT_CACHE.etag(digest)
@@ -136,9 +144,10 @@ def cached(
         return flask.Response(status=304, headers=headers)
 
     def draw() -> bytes:
-        client = identify(request.environ, CONFIG.trusted_proxy_hops)
-        logs.bind(client=client)
-        headers.update(DRAWS.check(client))
+        if limit is not None:
+            client = identify(request.environ, CONFIG.trusted_proxy_hops)
+            logs.bind(client=client)
+            headers.update(limit.check(client))
         with DRAWING:
             return make(version)
 
@@ -165,7 +174,8 @@ def features(request: flask.Request) -> flask.Response:
     if request.args:
         raise bad_request("unknown_parameter", "features takes no parameters")
     make = lambda version: json.dumps(feature_table(COLUMNS, version), allow_nan=False).encode()  # noqa: E731
-    return cached(request, "features", {}, "application/json", make)
+    # One table per data-set version, computed once for everyone: not a drawing to count.
+    return cached(request, "features", {}, "application/json", make, limit=None)
 
 
 def dataset(request: flask.Request) -> flask.Response:
