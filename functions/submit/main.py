@@ -26,7 +26,7 @@ observe(CONFIG)
 log = logging.getLogger("tumorscope")
 REDIS = connect(CONFIG.redis_url, CONFIG.redis_timeout_seconds)
 JOBS = JobStore(REDIS, CONFIG.job_ttl_seconds, CONFIG.job_deadline_seconds, CONFIG.client_store_share)
-#: Every submit counts, refused ones too: a flood is turned away before its body is read.
+#: Every valid submit counts, a replay too; a bad one is a 4xx that leaves Redis as it was.
 SUBMITS = RateLimit("submit", CONFIG.submit_rate_limit, storage_for(REDIS), "submits")
 install_error_handlers(functions_framework.errorhandler)
 allow_cross_origin(CONFIG.cors_allowed_origins)
@@ -43,11 +43,11 @@ def submit_sample(request: flask.Request) -> flask.Response:
     """202 and a new job; with an Idempotency-Key seen before, 200 and that key's job."""
     client = identify(request.environ, CONFIG.trusted_proxy_hops)
     logs.bind(client=client)
-    limit_headers = SUBMITS.check(client)
     key = request.headers.get("Idempotency-Key")
     if key is not None:
         check_idempotency_key(key)
     sample = parse_sample(read_json(request, CONFIG.max_body_bytes))
+    limit_headers = SUBMITS.check(client)
     owner = JOBS.ensure_room(client)
     trace = tracing.current()
     trace_id = trace.trace_id if trace else None
