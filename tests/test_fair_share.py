@@ -8,6 +8,7 @@ functions see as the TCP peer. The same clients behind the compose gateway: test
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,6 @@ import requests
 from browser import chromium
 from helpers import client_at, error_of
 from reliability import PrivateRedis
-from test_capacity import fill
 
 from shared.config import BUNDLED_DATASET
 from shared.dataset.columns import load_file
@@ -97,16 +97,25 @@ def test_only_what_graph_draws_counts_cached_plots_and_304s_never_do(
 
 
 @pytest.fixture
-def small_store(tmp_path: Path) -> PrivateRedis:
-    """A 16 MB store that never evicts, as the issue's check runs it."""
-    server = PrivateRedis.capped(tmp_path / "store", 16)
-    load_file(server.client(), BUNDLED_DATASET)
-    yield server
-    server.stop()
+def capped_store(tmp_path: Path) -> Iterator[Callable[[int], PrivateRedis]]:
+    """Stores of so many MB that never evict, with the data set loaded; stopped after the test."""
+    servers: list[PrivateRedis] = []
+
+    def start(megabytes: int) -> PrivateRedis:
+        servers.append(PrivateRedis.capped(tmp_path / f"store-{len(servers)}", megabytes))
+        load_file(servers[-1].client(), BUNDLED_DATASET)
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
 
 
-def test_one_client_cannot_fill_the_store_for_the_others(function_processes, small_store, event_sink) -> None:
-    """Jobs wait behind a Broker that delivers nothing: each holds its reserve in the store."""
+def test_one_client_cannot_fill_the_store_for_the_others(
+    function_processes, capped_store, event_sink
+) -> None:
+    """A 16 MB store, as the issue's check runs it; jobs wait behind a Broker that delivers nothing."""
+    small_store = capped_store(16)
     environ = {"REDIS_URL": small_store.url, "K_SINK": event_sink.url, "CLIENT_STORE_SHARE": "0.25"}
     submit = function_processes.start("submit", environ)
     maxmemory = small_store.client().info("memory")["maxmemory"]
@@ -129,17 +138,15 @@ def test_one_client_cannot_fill_the_store_for_the_others(function_processes, sma
 
 
 def test_a_limiter_that_cannot_count_lets_requests_through_and_nothing_answers_500(
-    function_processes, tmp_path
+    function_processes, capped_store
 ) -> None:
-    store = PrivateRedis.capped(tmp_path / "store", 8)
-    load_file(store.client(), BUNDLED_DATASET)
+    store = capped_store(8)
     environ = {"REDIS_URL": store.url, "REDIS_TIMEOUT_SECONDS": "1", "SUBMIT_RATE_LIMIT": "1/minute"}
     graph = function_processes.start("graph", {**environ, "DRAW_RATE_LIMIT": "1/minute"})
     submit = function_processes.start("submit", {**environ, "K_SINK": graph})  # never reached
     client = client_at("127.0.0.2")
-    full = store.client()  # held open: closing it would free its buffers, and so room
     try:
-        fill(full)
+        store.client().config_set("maxmemory", "1")  # full, for every write however small
         # A full store cannot count: both drawings go ahead (nor can it cache them).
         for bins in (161, 162):
             plot = client.get(f"{graph}/graph/histogram?bins={bins}", timeout=60)
