@@ -209,12 +209,14 @@ def limited_behind_gateway(loaded_redis, event_sink, tmp_path) -> Iterator[str]:
         "TRUSTED_PROXY_HOPS": "1",
         "SUBMIT_RATE_LIMIT": "3/minute",
     }
-    urls = {name: functions.start(name, environ) for name in ("submit", "status", "graph")}
     port = free_port()
     (tmp_path / "nginx").mkdir()
-    functions.processes.append(start_gateway(tmp_path / "nginx", port, urls))
-    yield f"http://127.0.0.1:{port}"
-    stop(functions.processes)
+    try:
+        urls = {name: functions.start(name, environ) for name in ("submit", "status", "graph")}
+        functions.processes.append(start_gateway(tmp_path / "nginx", port, urls))
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(functions.processes)
 
 
 def test_behind_the_gateway_clients_are_told_apart_by_the_address_it_saw_not_the_one_they_forge(

@@ -64,11 +64,11 @@ def cluster(tmp_path: Path) -> Iterator[redis.RedisCluster]:
     ports = [free_port() for _ in range(3)]
     bus_ports = [free_port() for _ in range(3)]
     # The cluster bus defaults to port + 10000, beyond 65535 for a high free port: name one.
-    processes = [
-        start_redis(port, tmp_path / str(port), "--cluster-enabled", "yes", "--cluster-port", str(bus))
-        for port, bus in zip(ports, bus_ports, strict=True)
-    ]
+    processes = []
     try:
+        for port, bus in zip(ports, bus_ports, strict=True):
+            options = ("--cluster-enabled", "yes", "--cluster-port", str(bus))
+            processes.append(start_redis(port, tmp_path / str(port), *options))
         nodes = [redis.Redis(port=port) for port in ports]
         for node, (first, last) in zip(nodes, [(0, 5460), (5461, 10922), (10923, 16383)], strict=True):
             node.execute_command("CLUSTER ADDSLOTSRANGE", first, last)
