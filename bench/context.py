@@ -12,6 +12,12 @@ from bench.services import SOURCES, Service, start_warm
 
 SAMPLE = b'{"radius_mean": 14.5, "texture_mean": 20.0, "perimeter_mean": 95.0}'
 JSON = (("Content-Type", "application/json"),)
+#: The benchmark is one client measuring throughput: no per-client limit may turn it away.
+UNLIMITED = {
+    "SUBMIT_RATE_LIMIT": "1000000/minute",
+    "DRAW_RATE_LIMIT": "1000000/minute",
+    "CLIENT_STORE_SHARE": "1",
+}
 
 
 @dataclass
@@ -28,7 +34,7 @@ class Context:
         return self.work / "logs"
 
     def environ(self, **extra: str) -> dict[str, str]:
-        return {"REDIS_URL": self.redis_url, "MPLBACKEND": "Agg", **extra}
+        return {"REDIS_URL": self.redis_url, "MPLBACKEND": "Agg", **UNLIMITED, **extra}
 
     def warm(self, name: str, **extra: str) -> Service:
         """Start ``name`` once for the warm figures; it is stopped when the benchmark ends."""

@@ -76,6 +76,14 @@ class Config:
     otel_service_name: str = "tumorscope"
     #: Whether render draws every panel background ahead of the jobs, while it has none to draw.
     render_warm_up: bool = True
+    #: X-Forwarded-For entries appended by proxies we trust (0: the TCP peer is the client).
+    trusted_proxy_hops: int = 0
+    #: Submits one client may make, in the notation of the ``limits`` library.
+    submit_rate_limit: str = "60/minute"
+    #: Plots graph draws for one client (cache hits and 304s are free), in the same notation.
+    draw_rate_limit: str = "30/minute"
+    #: The most of the store's room that one client's live jobs may take.
+    client_store_share: float = 0.25
 
 
 LOG_FORMATS = ("text", "json")
@@ -211,6 +219,22 @@ def kaggle_credentials(environ: Mapping[str, str] = os.environ) -> KaggleCredent
     return None
 
 
+#: One rate limit in the ``limits`` library's notation: ``60/minute``, ``10 per 2 hours``.
+RATE_LIMIT = re.compile(
+    r"\s*[1-9][0-9]*\s*(/|\s+per\s+)\s*([1-9][0-9]*\s*)?(second|minute|hour|day|month|year)s?\s*", re.I
+)
+
+
+def _rate_limit(environ: Mapping[str, str], name: str, default: str) -> str:
+    expected = "a rate limit like '60/minute' or '100 per hour'"
+    return _checked(environ, name, default, str, RATE_LIMIT.fullmatch, expected)
+
+
+def _share(environ: Mapping[str, str], name: str, default: float) -> float:
+    """A share of something: a number greater than 0 and at most 1."""
+    return _checked(environ, name, default, float, lambda v: 0 < v <= 1, "a share greater than 0, at most 1")
+
+
 def load_config(environ: Mapping[str, str] = os.environ) -> Config:
     """Read the configuration from the environment; unset or empty values take the defaults.
 
@@ -247,6 +271,10 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
         otel_export=_otel_export(environ),
         otel_service_name=environ.get("OTEL_SERVICE_NAME", "").strip() or service,
         render_warm_up=_flag(environ, "RENDER_WARM_UP", defaults.render_warm_up),
+        trusted_proxy_hops=_whole(environ, "TRUSTED_PROXY_HOPS", 0, "of proxies", 0, 16),
+        submit_rate_limit=_rate_limit(environ, "SUBMIT_RATE_LIMIT", defaults.submit_rate_limit),
+        draw_rate_limit=_rate_limit(environ, "DRAW_RATE_LIMIT", defaults.draw_rate_limit),
+        client_store_share=_share(environ, "CLIENT_STORE_SHARE", defaults.client_store_share),
     )
 
 

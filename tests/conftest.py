@@ -55,14 +55,24 @@ def loaded_redis(redis_server: RedisServer) -> RedisServer:
     return redis_server
 
 
+#: The suite sends most of its requests from one address: a test about the limits sets its own.
+UNLIMITED = {
+    "SUBMIT_RATE_LIMIT": "1000000/minute",
+    "DRAW_RATE_LIMIT": "1000000/minute",
+    "CLIENT_STORE_SHARE": "1",
+}
+
+
 @dataclass
 class FunctionProcesses:
-    """Starts functions on free ports with the given environment; stops them all at the end."""
+    """Starts functions on free ports with the given environment (no per-client limits unless it
+    sets them); stops them all at the end."""
 
     log_dir: Path
     processes: list = field(default_factory=list)
 
     def start(self, name: str, environ: dict[str, str]) -> str:
+        environ = {**UNLIMITED, **environ}
         port = free_port()
         log = open(self.log_dir / f"{name}-{port}.log", "w")  # noqa: SIM115 - closed with the process
         self.processes.append(start_function(SPECS[name], port, environ, log))

@@ -195,3 +195,46 @@ def test_a_function_with_a_bad_setting_exits_at_once_naming_it(target: str, fold
         result.stderr.strip()
         == "tumorscope: LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'loud'"
     )
+
+
+def test_the_fair_share_settings_and_their_defaults() -> None:
+    assert load_config({}).trusted_proxy_hops == 0  # no proxy: a client's X-Forwarded-For is ignored
+    assert load_config({}).submit_rate_limit == "60/minute"
+    assert load_config({}).draw_rate_limit == "30/minute"
+    assert load_config({}).client_store_share == 0.25
+    config = load_config(
+        {
+            "TRUSTED_PROXY_HOPS": "1",
+            "SUBMIT_RATE_LIMIT": "20/minute",
+            "DRAW_RATE_LIMIT": "100 per 2 hours",
+            "CLIENT_STORE_SHARE": "0.5",
+        }
+    )
+    assert (config.trusted_proxy_hops, config.client_store_share) == (1, 0.5)
+    assert (config.submit_rate_limit, config.draw_rate_limit) == ("20/minute", "100 per 2 hours")
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"SUBMIT_RATE_LIMIT": "60"},
+        {"SUBMIT_RATE_LIMIT": "0/minute"},
+        {"DRAW_RATE_LIMIT": "10/fortnight"},
+        {"DRAW_RATE_LIMIT": "10/minute;100/hour"},  # one limit each
+        {"TRUSTED_PROXY_HOPS": "-1"},
+        {"TRUSTED_PROXY_HOPS": "one"},
+        {"CLIENT_STORE_SHARE": "0"},
+        {"CLIENT_STORE_SHARE": "1.5"},
+    ],
+)
+def test_unusable_limits_are_named_in_the_error(environ: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match=next(iter(environ))):
+        load_config(environ)
+
+
+@pytest.mark.parametrize("limit", ["60/minute", "1/second", "10 per 2 hours", "5 / 3 minutes", "1000/DAY"])
+def test_every_limit_config_accepts_is_one_the_limits_library_reads(limit: str) -> None:
+    from limits import parse
+
+    config = load_config({"SUBMIT_RATE_LIMIT": limit})
+    assert parse(config.submit_rate_limit).amount == int(limit.split("/")[0].split(" per ")[0])

@@ -64,7 +64,9 @@ def test_a_preflight_from_an_allowed_origin_allows_posting_json(allowing):
         "access-control-allow-origin": GRAPH,
         "access-control-allow-methods": "GET, POST",
         "access-control-allow-headers": "content-type, idempotency-key",
-        "access-control-expose-headers": "Idempotent-Replayed, Location, Retry-After",
+        "access-control-expose-headers": (
+            "Idempotent-Replayed, Location, RateLimit, RateLimit-Policy, Retry-After"
+        ),
         "access-control-max-age": "600",
     }
     assert response.headers["Vary"] == "Origin"

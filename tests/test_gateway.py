@@ -19,7 +19,7 @@ import pytest
 import requests
 from browser import Problems, chromium
 from conftest import FunctionProcesses
-from helpers import error_of
+from helpers import client_at, error_of
 
 from devtools.devserver import free_port, stop, wait_for_port
 from knative.smoke import Urls, journey
@@ -202,3 +202,46 @@ def test_the_explorer_behind_the_gateway_uses_its_one_origin_for_everything(one_
     assert {re.match(r"https?://[^/]+", url)[0] for url in requested} == {one_origin}
     assert any(url.startswith(f"{one_origin}/result/") for url in requested)
     assert problems.all() == []
+
+
+@pytest.fixture
+def limited_behind_gateway(loaded_redis, event_sink, tmp_path) -> Iterator[str]:
+    """submit with a small limit behind the gateway, trusting its one hop, as compose sets it."""
+    functions = FunctionProcesses(tmp_path)
+    environ = {
+        "REDIS_URL": loaded_redis.url,
+        "K_SINK": event_sink.url,
+        "TRUSTED_PROXY_HOPS": "1",
+        "SUBMIT_RATE_LIMIT": "3/minute",
+    }
+    port = free_port()
+    (tmp_path / "nginx").mkdir()
+    try:
+        urls = {name: functions.start(name, environ) for name in ("submit", "status", "graph")}
+        functions.processes.append(start_gateway(tmp_path / "nginx", port, urls))
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(functions.processes)
+
+
+def test_behind_the_gateway_clients_are_told_apart_by_the_address_it_saw_not_the_one_they_forge(
+    limited_behind_gateway,
+):
+    a, b = client_at("127.0.0.2"), client_at("127.0.0.3")
+
+    def send(client, forged: str | None = None) -> requests.Response:
+        headers = {"X-Forwarded-For": forged} if forged else {}
+        return client.post(
+            f"{limited_behind_gateway}/submit", json={"radius_mean": 14.5}, headers=headers, timeout=30
+        )
+
+    # A names B, then a made-up address: the gateway appends 127.0.0.2 after them, and that counts.
+    assert [send(a, forged).status_code for forged in ("127.0.0.3", "198.51.100.7", None)] == [202] * 3
+    refused = send(a, "127.0.0.3")
+    assert refused.status_code == 429
+    assert error_of(refused)["code"] == "rate_limited"
+    assert int(refused.headers["Retry-After"]) > 0
+    assert refused.headers["RateLimit-Policy"] == '"submit";q=3;w=60'
+
+    assert [send(b).status_code for _ in range(3)] == [202] * 3  # B's budget was never A's to spend
+    assert send(b).status_code == 429

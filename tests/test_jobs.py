@@ -70,3 +70,40 @@ def test_only_one_holder_of_a_job_lock_at_a_time(jobs: JobStore) -> None:
     assert not second.acquire()
     first.release()
     assert second.acquire()
+
+
+def test_a_clients_share_is_counted_atomically_however_many_submit_at_once(jobs: JobStore, redis_db) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared.store.jobs import Owner, client_jobs_key
+
+    owner = Owner("127.0.0.2", max_jobs=5)
+
+    def create(_: int) -> str:
+        try:
+            return jobs.create({"radius_mean": 14.5}, owner=owner).job_id
+        except ApiError as error:
+            return error.code
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(create, range(16)))
+
+    assert outcomes.count("quota_exceeded") == 11
+    assert redis_db.zcard(client_jobs_key("127.0.0.2")) == 5
+    assert jobs.create({"radius_mean": 14.5}, owner=Owner("127.0.0.3", max_jobs=5)).status == "queued"
+
+
+def test_a_client_over_its_share_is_told_when_its_oldest_job_leaves_the_store(jobs: JobStore) -> None:
+    from shared.store.jobs import Owner
+
+    owner = Owner("127.0.0.2", max_jobs=1)
+    job, created = jobs.create_once({"radius_mean": 1.0}, "first", owner=owner)
+    assert created
+    assert jobs.create_once({"radius_mean": 1.0}, "first", owner=owner) == (job, False)  # a replay is free
+
+    with pytest.raises(ApiError) as refused:
+        jobs.create({"radius_mean": 2.0}, owner=owner)
+
+    assert (refused.value.status, refused.value.code) == (429, "quota_exceeded")
+    leaves_in = jobs.ttl + jobs.deadline
+    assert leaves_in - 5 <= int(refused.value.headers["Retry-After"]) <= leaves_in

@@ -30,8 +30,10 @@ from shared.store.jobs import JobStore, check_job_id
 from shared.store.plot_cache import BROWSER_MAX_AGE_SECONDS, PlotCache
 from shared.store.redis_client import connect
 from shared.web import events
+from shared.web.clients import identify
 from shared.web.explorer import Explorer
 from shared.web.http import Route, Router, install_error_handlers, json_response
+from shared.web.ratelimit import RateLimit, storage_for
 
 CONFIG = load_config_or_exit()
 observe(CONFIG)  # the service is render or graph: functions-framework's --target
@@ -55,6 +57,8 @@ PLOT_CACHE = PlotCache(CACHE, CONFIG.cache_ttl_seconds)
 #: flight costs a figure's memory (THREADS=4 drawing together peaked near 170 MiB, see BENCHMARKS.md).
 #: The other threads still answer cached plots and health checks meanwhile.
 DRAWING = threading.BoundedSemaphore(1)
+#: Only what graph draws counts (a cache hit or a 304 never does), before it waits for DRAWING.
+DRAWS = RateLimit("draw", CONFIG.draw_rate_limit, storage_for(REDIS), "plots drawn")
 EXPLORER = Explorer(CONFIG.submit_base_url, CONFIG.status_base_url)
 install_error_handlers(functions_framework.errorhandler)
 
@@ -123,9 +127,17 @@ def _handle(job_id: str, event: CloudEvent) -> Outcome:
 
 
 def cached(
-    request: flask.Request, route: str, params: dict, media_type: str, make: Callable[[str], bytes]
+    request: flask.Request,
+    route: str,
+    params: dict,
+    media_type: str,
+    make: Callable[[str], bytes],
+    limit: RateLimit | None = DRAWS,
 ) -> flask.Response:
-    """Answer from the plot cache (ETag, 304, X-Cache); on a miss, ``make(version)`` the body once."""
+    """Answer from the plot cache (ETag, 304, X-Cache); on a miss, ``make(version)`` the body once.
+
+    Only that drawing counts against the client's ``limit``, and only when this request makes it.
+    """
     version = COLUMNS.version()
     digest = PLOT_CACHE.digest(version, route, params)
     etag = PLOT_CACHE.etag(digest)
@@ -134,6 +146,10 @@ def cached(
         return flask.Response(status=304, headers=headers)
 
     def draw() -> bytes:
+        if limit is not None:
+            client = identify(request.environ, CONFIG.trusted_proxy_hops)
+            logs.bind(client=client)
+            headers.update(limit.check(client))
         with DRAWING:
             return make(version)
 
@@ -160,7 +176,8 @@ def features(request: flask.Request) -> flask.Response:
     if request.args:
         raise bad_request("unknown_parameter", "features takes no parameters")
     make = lambda version: json.dumps(feature_table(COLUMNS, version), allow_nan=False).encode()  # noqa: E731
-    return cached(request, "features", {}, "application/json", make)
+    # One table per data-set version, computed once for everyone: not a drawing to count.
+    return cached(request, "features", {}, "application/json", make, limit=None)
 
 
 def dataset(request: flask.Request) -> flask.Response:

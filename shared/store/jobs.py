@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import secrets
 import time
@@ -35,6 +36,9 @@ UNFINISHED = "tumorscope:unfinished"
 JOB_RESERVE_BYTES = 48 * 1024
 #: The share of ``maxmemory`` that jobs may fill; the rest is for the data set, keys and buffers.
 STORE_FILL_LIMIT = 0.95
+
+#: How long a client's record of its live jobs outlives its newest one.
+CLIENT_RECORD_GRACE_SECONDS = 60
 
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -77,6 +81,31 @@ def fingerprint(features: dict[str, float]) -> str:
 
 def expired_message(deadline_seconds: float) -> str:
     return f"the job did not finish within its deadline of {deadline_seconds:g} s"
+
+
+def client_jobs_key(client: str) -> str:
+    """One client's live jobs, each scored by when it leaves the store: what its share counts."""
+    return f"tumorscope:client:{client}:jobs"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The client a new job is counted against, and how many live jobs it may keep (None: no cap)."""
+
+    client: str
+    max_jobs: int | None = None
+
+
+def quota_exceeded(live: int, retry_after: int) -> ApiError:
+    """429 for a client whose live jobs already take its share of the store."""
+    return ApiError(
+        429,
+        "quota_exceeded",
+        f"your address keeps {live} live jobs, its share of Tumorscope's job store; nothing was stored; "
+        f"its oldest job leaves the store in {retry_after} s",
+        headers={"Retry-After": str(retry_after)},
+        retry_after=retry_after,
+    )
 
 
 @dataclass(frozen=True)
@@ -154,10 +183,18 @@ class JobStore:
     (``deadline_seconds`` after it was submitted) reads, and can only become, failed/expired.
     """
 
-    def __init__(self, client: redis.Redis, ttl_seconds: int, deadline_seconds: float = 600) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        ttl_seconds: int,
+        deadline_seconds: float = 600,
+        client_share: float = 1.0,
+    ) -> None:
         self.redis = client
         self.ttl = ttl_seconds
         self.deadline = deadline_seconds
+        #: The most of the store's room one client's live jobs may take (CLIENT_STORE_SHARE).
+        self.client_share = client_share
 
     @staticmethod
     def key(job_id: str, part: str = "") -> str:
@@ -180,13 +217,16 @@ class JobStore:
         }
         return job, fields
 
-    def ensure_room(self) -> None:
+    def ensure_room(self, client: str | None = None) -> Owner | None:
         """503 ``at_capacity`` unless a store with ``maxmemory`` fits one more job beside the backlog.
 
         Every unfinished job still has its picture to store, so a new job is admitted only while
         the memory in use plus ``JOB_RESERVE_BYTES`` for each unfinished job and the new one stays
         within ``STORE_FILL_LIMIT`` of ``maxmemory``: every accepted job can complete, however far
         submits outrun render. Jobs past their deadline no longer count.
+
+        For a ``client``, the owner to create the job with: it may keep ``client_share`` of that
+        room in live jobs, each counted at ``JOB_RESERVE_BYTES``, which is more than a job takes.
         """
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.zremrangebyscore(UNFINISHED, "-inf", time.time())
@@ -196,20 +236,53 @@ class JobStore:
         limit = int(memory.get("maxmemory", 0)) * STORE_FILL_LIMIT
         if limit and memory["used_memory"] + (backlog + 1) * JOB_RESERVE_BYTES > limit:
             raise at_capacity()
+        if client is None:
+            return None
+        return Owner(client, max(1, int(limit * self.client_share / JOB_RESERVE_BYTES)) if limit else None)
 
-    def _add(self, pipe: redis.client.Pipeline, job: Job, fields: dict[str, Any]) -> None:
+    def _check_share(self, pipe: redis.client.Pipeline, owner: Owner | None) -> None:
+        """Inside a WATCH on the owner's record: 429 ``quota_exceeded`` once it keeps its share."""
+        if owner is None or owner.max_jobs is None:
+            return
+        now = time.time()
+        where = client_jobs_key(owner.client)
+        live = pipe.zcount(where, now, "+inf")
+        if live >= owner.max_jobs:
+            [(_, leaves_at)] = pipe.zrangebyscore(where, now, "+inf", start=0, num=1, withscores=True)
+            raise quota_exceeded(live, max(1, math.ceil(leaves_at - now)))
+
+    def _add(
+        self, pipe: redis.client.Pipeline, job: Job, fields: dict[str, Any], owner: Owner | None
+    ) -> None:
         pipe.hset(self.key(job.job_id), mapping=fields).expire(self.key(job.job_id), self.ttl)
         pipe.zadd(UNFINISHED, {job.job_id: job.deadline_at})
+        if owner is not None:  # a job finished by its deadline leaves the store a TTL after, at the latest
+            where = client_jobs_key(owner.client)
+            pipe.zremrangebyscore(where, "-inf", time.time())
+            pipe.zadd(where, {job.job_id: job.deadline_at + self.ttl})
+            pipe.expire(where, math.ceil(self.deadline + self.ttl) + CLIENT_RECORD_GRACE_SECONDS)
 
-    def create(self, features: dict[str, float], trace_id: str | None = None) -> Job:
+    def create(
+        self, features: dict[str, float], trace_id: str | None = None, owner: Owner | None = None
+    ) -> Job:
+        """A new queued job; counted against ``owner``'s share (429 once it keeps its share)."""
         job, fields = self._new(features, trace_id)
-        with self.redis.pipeline() as pipe:
-            self._add(pipe, job, fields)
-            pipe.execute()
+
+        def admit(pipe: redis.client.Pipeline) -> None:
+            self._check_share(pipe, owner)
+            pipe.multi()
+            self._add(pipe, job, fields, owner)
+
+        watched = (client_jobs_key(owner.client),) if owner is not None else ()
+        self.redis.transaction(admit, *watched)
         return job
 
     def create_once(
-        self, features: dict[str, float], idempotency_key: str, trace_id: str | None = None
+        self,
+        features: dict[str, float],
+        idempotency_key: str,
+        trace_id: str | None = None,
+        owner: Owner | None = None,
     ) -> tuple[Job, bool]:
         """The job an earlier request with this key created (and False), or a new one (and True).
 
@@ -223,12 +296,14 @@ class JobStore:
         def claim(pipe: redis.client.Pipeline) -> bytes | None:
             earlier = pipe.get(where)
             if earlier is None:
+                self._check_share(pipe, owner)
                 pipe.multi()
                 pipe.set(where, record, ex=self.ttl)
-                self._add(pipe, job, fields)
+                self._add(pipe, job, fields, owner)
             return earlier
 
-        earlier = self.redis.transaction(claim, where, value_from_callable=True)
+        watched = (where, *((client_jobs_key(owner.client),) if owner is not None else ()))
+        earlier = self.redis.transaction(claim, *watched, value_from_callable=True)
         if earlier is None:
             return job, True
         claimed = json.loads(earlier)
@@ -241,7 +316,7 @@ class JobStore:
         existing = self.get(claimed["job_id"])
         if existing is None:  # deleted behind our back: the key no longer stands for a job
             self.redis.delete(where)
-            return self.create_once(features, idempotency_key, trace_id)
+            return self.create_once(features, idempotency_key, trace_id, owner)
         return existing, False
 
     def forget_idempotency_key(self, idempotency_key: str, job_id: str) -> None:
@@ -311,10 +386,12 @@ class JobStore:
             job_id, {"status": FAILED, "finished_at": time.time(), "error": error, "reason": reason}
         )
 
-    def delete(self, job_id: str) -> None:
+    def delete(self, job_id: str, client: str | None = None) -> None:
         """Forget a job that was never accepted (DEL works on a full Redis, where writes do not)."""
         self.redis.delete(self.key(job_id))
         self.redis.zrem(UNFINISHED, job_id)
+        if client is not None:
+            self.redis.zrem(client_jobs_key(client), job_id)
 
     def result(self, job_id: str, part: str) -> bytes | None:
         """A finished job's ``png`` or ``summary`` (JSON bytes)."""

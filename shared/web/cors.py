@@ -9,7 +9,7 @@ import flask
 #: Headers a page may send beyond the CORS-safelisted ones (JSON bodies, submit's idempotency key).
 ALLOWED_HEADERS = ("Content-Type", "Idempotency-Key")
 #: Headers of our answers a page may read beyond the safelisted ones.
-EXPOSED_HEADERS = ("Location", "Retry-After", "Idempotent-Replayed")
+EXPOSED_HEADERS = ("Location", "Retry-After", "Idempotent-Replayed", "RateLimit", "RateLimit-Policy")
 #: How long a browser may keep a preflight's answer.
 PREFLIGHT_MAX_AGE_SECONDS = 600
 

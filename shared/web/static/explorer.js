@@ -75,8 +75,10 @@ function onPlotLoaded() {
 
 async function onPlotFailed() {  // an image cannot show graph's JSON error: ask for it
   $("#plot-image").hidden = true;  // not the previous plot, as if it were this one
-  const problem = await json(await fetch($("#plot-image").src));
-  $("#plot-error").textContent = problem.error ? problem.error.message : "the plot could not be drawn";
+  const response = await fetch($("#plot-image").src);
+  const problem = await json(response);
+  $("#plot-error").textContent = refusal(response, problem.error)
+    || (problem.error ? problem.error.message : "the plot could not be drawn");
   $("#plot-status").textContent = "";
 }
 
@@ -270,6 +272,22 @@ function showFieldError(name, message) {
   return true;
 }
 
+function duration(seconds) {
+  if (seconds < 120) return plural(seconds, "second");
+  if (seconds < 7200) return plural(Math.round(seconds / 60), "minute");
+  return plural(Math.round(seconds / 3600), "hour");
+}
+
+function refusal(response, error = {}) {  // a 429 (this address is over a limit or its share) in words
+  if (response.status !== 429) return "";
+  const seconds = Number(response.headers.get("Retry-After")) || error.retry_after;
+  const wait = seconds ? `try again in ${duration(seconds)}` : "try again later";
+  if (error.code === "quota_exceeded") {
+    return `Your address already keeps its share of Tumorscope's job store; ${wait}.`;
+  }
+  return `Too many requests from your address; ${wait}.`;
+}
+
 function showApiError(error) {
   const field = error.feature || (error.unknown && error.unknown[0]);
   if (!field || !showFieldError(field, error.message)) $("#sample-error").textContent = error.message;
@@ -380,6 +398,11 @@ async function submitSample(event, services, features) {
       body: JSON.stringify(sample),
     });
     const body = await json(response);
+    if (response.status === 429) {
+      $("#sample-error").textContent = refusal(response, body.error);
+      $("#sample-status").textContent = "";
+      return;
+    }
     if (!response.ok) {
       showApiError(body.error);
       $("#sample-status").textContent = "";
