@@ -229,9 +229,19 @@ def nearest_neighbours(
     return {"k": k, "benign": int((~malignant[nearest]).sum()), "malignant": int(malignant[nearest].sum())}
 
 
+def position(value: float, low: float, high: float) -> str:
+    """Where ``value`` lies against a feature's range: ``within`` (either end included), ``above`` or
+    ``below`` it."""
+    if value > high:
+        return "above"
+    return "below" if value < low else "within"
+
+
 def job_summary(
     job_id: str, sample: dict[str, float], columns: dict[str, np.ndarray], malignant: np.ndarray
 ) -> dict[str, Any]:
+    """Per feature its value, percentiles, and position against the data set's range; the neighbours."""
+    ranges = {feature: _range(columns[feature]) for feature in sample}
     return {
         "job_id": job_id,
         "features": {
@@ -241,6 +251,8 @@ def job_summary(
                     "benign": percentile(columns[feature][~malignant], value),
                     "malignant": percentile(columns[feature][malignant], value),
                 },
+                "position": position(value, *ranges[feature]),
+                "range": ranges[feature],
             }
             for feature, value in sample.items()
         },
