@@ -23,17 +23,25 @@ if TYPE_CHECKING:
 #: Each band's rectangles in a cell, (x1, y1, x2, y2) in pixels from the top left as Agg's regions
 #: count them. SPINE_ROOM pixels of the axes' own edge go with them, so that they hold the spines;
 #: the corner below and left of the axes is split at LABELS_ROW, where the x tick labels begin
-#: (below the ticks and their pad, 7 points): above it the lowest y tick label may reach.
+#: (below the ticks and their pad, 7 points): above it the lowest y tick label may reach. Just
+#: under the axes' lower left, between the y tick labels and the axes (TICKS_CORNER), the x tick
+#: marks of a tick at the very left go: that corner is the x axis's.
 SPINE_ROOM = 2
 _LEFT, _BOTTOM, _WIDTH, _HEIGHT = AXES_BOX
 _TOP = CELL_HEIGHT - _BOTTOM - _HEIGHT + SPINE_ROOM
 _BASE = CELL_HEIGHT - _BOTTOM - SPINE_ROOM
 _INNER_LEFT, _INNER_RIGHT = _LEFT + SPINE_ROOM, _LEFT + _WIDTH - SPINE_ROOM
 LABELS_ROW = CELL_HEIGHT - _BOTTOM + 9
-X_BAND = ((_INNER_LEFT, _BASE, CELL_WIDTH, CELL_HEIGHT), (0, LABELS_ROW, _INNER_LEFT, CELL_HEIGHT))
+TICKS_CORNER = (_LEFT - 7, CELL_HEIGHT - _BOTTOM + 1, _INNER_LEFT, LABELS_ROW)
+X_BAND = (
+    (_INNER_LEFT, _BASE, CELL_WIDTH, CELL_HEIGHT),
+    (0, LABELS_ROW, _INNER_LEFT, CELL_HEIGHT),
+    TICKS_CORNER,
+)
 Y_BAND = (
     (0, 0, CELL_WIDTH, _TOP),
-    (0, _TOP, _INNER_LEFT, LABELS_ROW),
+    (0, _TOP, _INNER_LEFT, TICKS_CORNER[1]),
+    (0, TICKS_CORNER[1], TICKS_CORNER[0], LABELS_ROW),
     (_INNER_RIGHT, _TOP, CELL_WIDTH, _BASE),
 )
 
@@ -70,20 +78,27 @@ def _apart(axes: Axes, renderer) -> bool:
         return False
     if axes.yaxis.get_offset_text().get_text():
         return False
-    low, high = axes.get_xlim()
-    ticks = [axes.transData.transform((t, 0))[0] for t in axes.get_xticks() if low <= t <= high]
     labels_top = CELL_HEIGHT - LABELS_ROW
     return (
         x_box.x0 >= 0
         and x_box.x1 <= CELL_WIDTH
         and x_box.y0 >= 0
         and x_box.y1 <= labels_top
-        and all(t >= _INNER_LEFT + 1 for t in ticks)  # a tick mark in the corner is the y axis's
+        and all(x >= TICKS_CORNER[0] + 1 for x in _ticks(axes, "x"))  # left of it is the y axis's
+        and all(y >= CELL_HEIGHT - TICKS_CORNER[1] + 1 for y in _ticks(axes, "y"))  # under it, the x's
         and y_box.x0 >= 0
         and y_box.x1 <= _INNER_LEFT
         and y_box.y0 >= labels_top
         and y_box.y1 <= CELL_HEIGHT
     )
+
+
+def _ticks(axes: Axes, axis: str) -> list[float]:
+    """Where the axis's tick marks within its limits are, in pixels of the cell from its lower left."""
+    low, high = axes.get_xlim() if axis == "x" else axes.get_ylim()
+    ticks = axes.get_xticks() if axis == "x" else axes.get_yticks()
+    at = 0 if axis == "x" else 1
+    return [axes.transData.transform((t, t))[at] for t in ticks if low <= t <= high]
 
 
 class Composer:

@@ -26,7 +26,7 @@ LINE_INSET, STAR_INSET = 4, 12
 #: The arrow for each side, before or after the value.
 ARROWS = {("x", "above"): "{} →", ("x", "below"): "← {}", ("y", "above"): "↑ {}", ("y", "below"): "↓ {}"}
 LABEL = {
-    "fontsize": "x-small",
+    "fontsize": "small",
     "bbox": {"boxstyle": "square,pad=0.25", "facecolor": "white", "edgecolor": "none"},
     "zorder": MARK_ZORDER,
 }

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 #: matplotlib's own margin around the data (``axes.xmargin``, ``axes.ymargin``).
 MARGIN = 0.05
+#: The axis labels' size: small enough that the longest feature's name keeps to its scatter band
+#: (at the default size, texture_se's and fractal_dimension_se's y labels reached the x band).
+LABEL_SIZE = "small"
 
 
 def with_margins(low: float, high: float) -> tuple[float, float]:
@@ -44,12 +47,13 @@ def draw_panel(axes: Axes, panel: Panel, data: Data) -> None:
     """The panel's data-set part, at limits fixed by the data set: what every sample's picture shares."""
     if panel.kind == "histogram":
         draw_histogram(axes, data.histograms[panel.features[0]])
-        axes.set_xlabel(axis_label(panel.features[0]))
+        axes.set_xlabel(axis_label(panel.features[0]), fontsize=LABEL_SIZE)
+        axes.set_ylabel(axes.get_ylabel(), fontsize=LABEL_SIZE)
     else:
         x_feature, y_feature = panel.features
         draw_scatter(axes, data.columns[x_feature], data.columns[y_feature], data.malignant)
-        axes.set_xlabel(axis_label(x_feature))
-        axes.set_ylabel(axis_label(y_feature))
+        axes.set_xlabel(axis_label(x_feature), fontsize=LABEL_SIZE)
+        axes.set_ylabel(axis_label(y_feature), fontsize=LABEL_SIZE)
     axes.set_xlim(x_limits(panel, data))
     y = y_limits(panel, data)
     if y is not None:
