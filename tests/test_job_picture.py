@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import itertools
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -119,6 +121,36 @@ def test_pictures_put_together_from_a_warm_cache_are_the_whole_drawing_too() -> 
         assert_same_picture(composed(cache, sample), whole(sample))
     assert cache.composed >= 8  # each new scatter from its axes' bands
     assert cache.drawn == drawn  # every scatter's axes keep to their bands: none drawn whole
+
+
+def test_a_steady_stream_of_jobs_does_not_starve_the_warm_up() -> None:
+    """Jobs back to back, the next one in flight before the last is done: the warm-up still takes a
+    step after each job, and finishes."""
+    cache, stop = Backgrounds(), threading.Event()
+
+    def jobs() -> None:
+        current = cache.busy()
+        current.__enter__()
+        while not stop.is_set():
+            following = cache.busy()
+            following.__enter__()
+            current.__exit__(None, None, None)
+            current = following
+            time.sleep(0.002)
+        current.__exit__(None, None, None)
+
+    stream = threading.Thread(target=jobs)
+    stream.start()
+    try:
+        warmed: list[int] = []
+        warm_up = threading.Thread(target=lambda: warmed.append(cache.warm("v1", EVERY_FEATURE)), daemon=True)
+        warm_up.start()
+        warm_up.join(timeout=180)
+        assert not warm_up.is_alive(), "the warm-up waits for a gap between jobs that never comes"
+        assert warmed[0] > 60
+    finally:
+        stop.set()
+        stream.join()
 
 
 def test_the_same_sample_gives_the_same_bytes_whatever_the_cache_holds() -> None:

@@ -54,8 +54,14 @@ EXPLORER = Explorer(CONFIG.submit_base_url, CONFIG.status_base_url)
 install_error_handlers(functions_framework.errorhandler)
 
 
+#: How long render's warm-up waits for the event that woke it before it begins without it: a cold
+#: start's own job is drawn alone, then the warm-up takes a step between jobs, never starved.
+FIRST_JOB_WAIT_SECONDS = 1.0
+
+
 def warm_up() -> None:
-    """Draw the panel backgrounds between jobs, from the start; a failure only costs later jobs time."""
+    """Draw the panel backgrounds between jobs; a failure only costs later jobs time."""
+    RENDERER.backgrounds.wait_for_first_job(FIRST_JOB_WAIT_SECONDS)
     began = time.monotonic()
     try:
         drawn = renderer.warm_up(COLUMNS, RENDERER.backgrounds)

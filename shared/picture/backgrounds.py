@@ -273,6 +273,12 @@ class Backgrounds:
                 drawn += 1
         return drawn
 
+    def wait_for_first_job(self, seconds: float) -> None:
+        """Return once a job has been handled, or after ``seconds`` without one: a cold start's own
+        job goes first, alone. (Only the first: after it, the warm-up takes turns with the jobs.)"""
+        with self._idle:
+            self._idle.wait_for(lambda: self._handled > 0, timeout=seconds)
+
     def _wait_for_turn(self) -> None:
         with self._idle:
             handled = self._handled
