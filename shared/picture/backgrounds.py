@@ -11,6 +11,7 @@ panels' limits come from the data set, never from the sample, so every sample ta
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -179,7 +180,8 @@ class Backgrounds:
         self._lock = threading.Lock()  # one drawing at a time: a job's, or a warm-up step
         self._idle = threading.Condition()
         self._jobs = 0  # jobs being handled
-        self._handled = 0  # jobs handled so far: the warm-up takes a step after each
+        self._handled = 0  # jobs handled so far
+        self._owed = 0.0  # seconds jobs' pictures took while the warm-up waited: it may take as long
         self.drawn = self.composed = self.reused = self.whole = 0
 
     def __len__(self) -> int:
@@ -203,12 +205,17 @@ class Backgrounds:
     def png(self, version: str, sample: dict[str, float], data: Data) -> bytes:
         """``sample``'s picture as a palette PNG; ``version`` names the data set the columns are of."""
         key, shown = self._key(version), panels(sample)
-        with self.busy(), self._lock:  # one canvas per layout, reused
+        with self._lock:  # one canvas per layout, reused
+            began = time.monotonic()
             canvas = self._canvas(key, Layout(len(shown)), data.malignant.size)
             image = canvas.clear()
             for index, panel in enumerate(shown):
                 canvas.mark(index, panel, self._background(key, panel, data), sample, data, image)
-            return palette.png(image)
+            picture = palette.png(image)
+        with self._idle:
+            self._owed += time.monotonic() - began
+            self._idle.notify_all()
+        return picture
 
     def _background(self, key: tuple, panel: Panel, data: Data) -> Background:
         background = self._panels.get((*key, panel))
@@ -246,9 +253,9 @@ class Backgrounds:
     def warm(self, version: str, data: Data) -> int:
         """Draw every layout's frame, histogram background and scatter band of ``data`` not yet kept,
         so that later jobs only compose; returns how many steps drew. A step is taken while no job is
-        handled, and after each job handled even when another is waiting: a steady stream of jobs
-        slows the warm-up down but never stops it."""
-        key, features = self._key(version), list(data.columns)
+        being handled, and while jobs keep coming, for as long as their pictures took (a step at
+        least after each): a steady stream of jobs shares the time with the warm-up, never stops it."""
+        key, features = self._key(version), list(data.histograms)
         cases = data.malignant.size
         layouts = {Layout(len(panels(dict.fromkeys(features[:n])))) for n in range(1, MAX_PANELS + 1)}
         histograms = [Panel("histogram", (f,)) for f in features]
@@ -256,6 +263,7 @@ class Backgrounds:
         drawn = 0
         for step in [*sorted(layouts, key=lambda layout: layout.panels), *histograms, *pairs]:
             self._wait_for_turn()
+            began = time.monotonic()
             with self._lock:  # a job may have drawn this step meanwhile: then it is not drawn again
                 if isinstance(step, Layout):
                     if (*key, step, cases) in self._canvases:
@@ -271,6 +279,8 @@ class Backgrounds:
                         continue
                     self._panels.keep((*key, step), self._draw_whole(key, step, data))
                 drawn += 1
+            with self._idle:
+                self._owed = max(0.0, self._owed - (time.monotonic() - began))
         return drawn
 
     def wait_for_first_job(self, seconds: float) -> None:
@@ -280,9 +290,10 @@ class Backgrounds:
             self._idle.wait_for(lambda: self._handled > 0, timeout=seconds)
 
     def _wait_for_turn(self) -> None:
+        """Until no job is being handled, a job has been since, or the jobs' pictures owe it time."""
         with self._idle:
             handled = self._handled
-            self._idle.wait_for(lambda: self._jobs == 0 or self._handled > handled)
+            self._idle.wait_for(lambda: self._jobs == 0 or self._handled > handled or self._owed > 0)
 
     @contextmanager
     def busy(self) -> Iterator[None]:
