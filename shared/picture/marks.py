@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from shared.dataset.analysis import position
 from shared.picture.layout import AXES_BOX, MARK_ZORDER, STAR_SIZE, Data, Panel
 from shared.picture.panels import x_limits, y_limits
 from shared.plotting.plots import COLOURS
@@ -60,6 +59,8 @@ def _placed(value: float, where: str, limits: tuple[float, float], inset: float)
 def draw_marks(axes: Axes, panel: Panel, sample: dict[str, float], data: Data) -> list[Artist]:
     """The sample's line or star on ``panel``'s axes (its limits already set), and for a value off the
     data's scale, its label; in the order they are drawn."""
+    from shared.dataset.analysis import position  # the summary's own word for it (numpy: lazily)
+
     if panel.kind == "histogram":
         feature = panel.features[0]
         value, where = sample[feature], position(sample[feature], *data.ranges[feature])
