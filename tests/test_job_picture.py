@@ -115,8 +115,8 @@ def test_pictures_put_together_from_a_warm_cache_are_the_whole_drawing_too() -> 
     rng = np.random.default_rng(13)
     drawn = cache.drawn
     for index in range(12):
-        where = float(rng.uniform(0.05, 0.95)) if index % 2 else str(rng.choice(["zero", "million", "-2"]))
-        where = float(where) if where == "-2" else where
+        off_scale = ("zero", "million", -2.0)[int(rng.integers(3))]
+        where = float(rng.uniform(0.05, 0.95)) if index % 2 else off_scale
         sample = samples_of(int(rng.integers(2, 7)), where, rng)
         assert_same_picture(composed(cache, sample), whole(sample))
     assert cache.composed >= 8  # each new scatter from its axes' bands

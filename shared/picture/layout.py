@@ -38,7 +38,7 @@ CELL_AXES = (
 #: title on two lines, TITLE_LINE pixels apart.
 SIDE_MARGIN, FRAME_HEIGHT = 20, 64
 TITLE_ROW, LEGEND_ROW, TITLE_LINE = 16, 46, 16
-FILL_ALPHA, POINT_ALPHA = 0.55, 0.6
+FILL_ALPHA = 0.55
 GROUPS = ("benign", "malignant")
 #: The sample's star on the scatter (points squared), and the sample's marks above everything else.
 STAR_SIZE = 260

@@ -61,18 +61,29 @@ def draw_marks(axes: Axes, panel: Panel, sample: dict[str, float], data: Data) -
     data's scale, its label; in the order they are drawn."""
     from shared.dataset.analysis import position  # the summary's own word for it (numpy: lazily)
 
+    wheres = [position(sample[f], *data.ranges[f]) for f in panel.features]
     if panel.kind == "histogram":
-        feature = panel.features[0]
-        value, where = sample[feature], position(sample[feature], *data.ranges[feature])
-        x = _placed(value, where, x_limits(panel, data), LINE_INSET / AXES_BOX[2])
-        marks: list[Artist] = [axes.axvline(x, color=COLOURS["sample"], linewidth=2, zorder=MARK_ZORDER)]
-        if where != "within":
-            marks.append(_label(axes, [ARROWS["x", where].format(readable(value))], (x, 1.0), where, "above"))
-        return marks
-    x_feature, y_feature = panel.features
-    (x_where, y_where) = (position(sample[f], *data.ranges[f]) for f in panel.features)
-    x = _placed(sample[x_feature], x_where, x_limits(panel, data), STAR_INSET / AXES_BOX[2])
-    y = _placed(sample[y_feature], y_where, y_limits(panel, data), STAR_INSET / AXES_BOX[3])
+        return _line(axes, sample[panel.features[0]], wheres[0], x_limits(panel, data))
+    return _star(
+        axes, [sample[f] for f in panel.features], wheres, (x_limits(panel, data), y_limits(panel, data))
+    )
+
+
+def _line(axes: Axes, value: float, where: str, limits: tuple[float, float]) -> list[Artist]:
+    """A histogram's line at ``value``, or at the edge with its label."""
+    x = _placed(value, where, limits, LINE_INSET / AXES_BOX[2])
+    marks: list[Artist] = [axes.axvline(x, color=COLOURS["sample"], linewidth=2, zorder=MARK_ZORDER)]
+    if where != "within":  # the label hangs from the top of the axes, on the line's inner side
+        marks.append(_label(axes, [ARROWS["x", where].format(readable(value))], (x, 1.0), (where, "above")))
+    return marks
+
+
+def _star(
+    axes: Axes, values: list[float], wheres: list[str], limits: tuple[tuple[float, float], ...]
+) -> list[Artist]:
+    """The scatter's star at (x, y), at the edge of each axis it is off, with one label for both."""
+    insets = (STAR_INSET / AXES_BOX[2], STAR_INSET / AXES_BOX[3])
+    x, y = (_placed(*args) for args in zip(values, wheres, limits, insets, strict=True))
     star = axes.scatter(
         [x],
         [y],
@@ -84,20 +95,22 @@ def draw_marks(axes: Axes, panel: Panel, sample: dict[str, float], data: Data) -
         zorder=MARK_ZORDER,
     )
     lines = [
-        ARROWS[name, where].format(readable(sample[feature]))
-        for name, feature, where in zip("xy", panel.features, (x_where, y_where), strict=True)
+        ARROWS[name, where].format(readable(value))
+        for name, value, where in zip("xy", values, wheres, strict=True)
         if where != "within"
     ]
     if not lines:
         return [star]
-    x_side = x_where if x_where != "within" else _half(axes, x, "x")
-    y_side = y_where if y_where != "within" else _half(axes, y, "y")
-    return [star, _label(axes, lines, (x, y), x_side, y_side, coordinates="data")]
+    sides = tuple(
+        where if where != "within" else _half(at, axis_limits)
+        for where, at, axis_limits in zip(wheres, (x, y), limits, strict=True)
+    )
+    return [star, _label(axes, lines, (x, y), sides, coordinates="data")]
 
 
-def _half(axes: Axes, value: float, axis: str) -> str:
-    """Which half of the axis ``value`` is in, as the side a label turns away from."""
-    low, high = axes.get_xlim() if axis == "x" else axes.get_ylim()
+def _half(value: float, limits: tuple[float, float]) -> str:
+    """Which half of an axis ``value`` is in, as the side a label turns away from."""
+    low, high = limits
     return "above" if value > (low + high) / 2 else "below"
 
 
@@ -105,12 +118,13 @@ def _label(
     axes: Axes,
     lines: list[str],
     at: tuple[float, float],
-    x_side: str,
-    y_side: str,
+    sides: tuple[str, str],
     coordinates: str = "histogram",
 ) -> Artist:
     """A small white-boxed label beside the mark at ``at``, turned toward the middle of the axes (away
-    from the sides the mark is on). On a histogram ``at`` is (x in data, y in axes fraction)."""
+    from the ``sides``, x and y, the mark is on). On a histogram ``at`` is (x in data, y in axes
+    fraction)."""
+    x_side, y_side = sides
     dx = -LABEL_OFFSET if x_side == "above" else LABEL_OFFSET
     dy = -LABEL_OFFSET if y_side == "above" else LABEL_OFFSET
     return axes.annotate(
