@@ -161,6 +161,20 @@ def _job_rows(jobs: dict) -> list[Row]:
     ]
 
 
+def _first_job_rows(first: dict) -> list[Row]:
+    return [
+        Row(
+            "render's span p50, its first 24 jobs from its port answering (one value off scale each)",
+            "ms",
+            first["first_span_p50"],
+            "histogram",
+            first["first_histogram_p50"],
+            "<= 0.5x",
+        ),
+        Row("graph's uncached histogram p50 (same rounds)", "ms", first["first_histogram_p50"]),
+    ]
+
+
 def _store_rows(store: dict) -> list[Row]:
     def kib(name: str) -> list[float]:
         return [value / 1024 for value in store[name]]
@@ -246,6 +260,7 @@ SECTIONS = (
     ("Warm latency (c1: Python client; c16: wrk) and req/s (wrk -t1, 1 s; drawn 2 s)", "warm", _warm_rows),
     ("Uncached plot time (same histogram, 900x600 px)", "plot", _plot_rows),
     ("Job turnaround, warm", "jobs", _job_rows),
+    ("A fresh render's first jobs, while it warms up", "first", _first_job_rows),
     ("What a finished job costs the store (bench/jobbytes.py)", "store", _store_rows),
     ("Peak memory (after the warm runs)", "rss", lambda _r: []),
     ("Scale", "scale", _scale_rows),

@@ -4,7 +4,8 @@ submit's K_SINK points at render itself, as in ``make dev``: its 202 comes once 
 answered the event, and one status read confirms the job is complete. render composes each
 picture from its cached backgrounds; beside it, in the same rounds: the same job drawn whole in
 this process, jobs of 2 to 6 features picked at random (within their ranges, and with one value off
-the data's scale), and graph's uncached histogram.
+the data's scale), and graph's uncached histogram. And ``first_jobs``: a fresh render's first jobs,
+each with a value off the scale, sent the moment its port answers, while it warms up.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import time
 
 import numpy as np
+from cloudevents.conversion import to_binary
 
 from bench.context import SAMPLE, Context
 from bench.load import Connection, Target, latency_series
@@ -24,8 +26,12 @@ from shared.dataset.csv_file import read_dataset_csv
 from shared.dataset.features import FEATURES
 from shared.renderer import draw
 from shared.store.jobs import COMPLETE, JobStore
+from shared.web.events import job_submitted
 
 JOBS_PER_ROUND = 7
+#: A fresh render's first jobs, in a round of ``first_jobs``; its rounds at most (each starts a
+#: render and takes some 15 s).
+FIRST_JOBS, FIRST_ROUNDS = 24, 3
 
 
 def varied_samples(count: int, seed: int = 30, off_scale: bool = False) -> list[bytes]:
@@ -123,3 +129,36 @@ def measure(
         submit.close()
         status.close()
     return figures, job_id
+
+
+def first_jobs(ctx: Context, graph_port: int) -> dict[str, list[float]]:
+    """Per round (FIRST_ROUNDS at most), a fresh render: its span p50 over its FIRST_JOBS first jobs,
+    each with one value off the data's scale, sent one after another from the moment its port
+    answers (its warm-up runs meanwhile), beside graph's uncached histogram p50 in the same round."""
+    jobs = JobStore(ctx.client, 3600)
+    histogram = Target("graph uncached plot", graph_port, lambda _i: HISTOGRAM_PATH)
+    rounds = min(ctx.rounds, FIRST_ROUNDS)
+    samples = iter(varied_samples(FIRST_JOBS * rounds, seed=32, off_scale=True))
+    figures: dict[str, list[float]] = {"first_span_p50": [], "first_histogram_p50": []}
+    for _ in range(rounds):
+        render = ctx.warm("render")
+        connection = Connection(render.port)
+        spans, histograms = [], []
+        try:
+            for _ in range(FIRST_JOBS):
+                sample = json.loads(next(samples))
+                job = jobs.create(sample)
+                headers, body = to_binary(job_submitted(job.job_id, sample, {}))
+                code, answer = connection.request("POST", "/", body, headers)
+                if code != 200 or jobs.get(job.job_id).status != COMPLETE:
+                    raise RuntimeError(f"render answered {code}: {answer[:200]!r}")
+                spans.append(_span(jobs, job.job_id))
+                ctx.forget_plots()
+                histograms.extend(latency_series(histogram, 1))
+        finally:
+            connection.close()
+            render.stop()
+            ctx.services.remove(render)
+        figures["first_span_p50"].append(percentile(spans, 50))
+        figures["first_histogram_p50"].append(percentile(histograms, 50))
+    return figures
