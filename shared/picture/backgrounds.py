@@ -262,26 +262,30 @@ class Backgrounds:
         pairs = [Panel("scatter", p) for p in zip(features, features[1:] + features[:1], strict=True)]
         drawn = 0
         for step in [*sorted(layouts, key=lambda layout: layout.panels), *histograms, *pairs]:
+            if self._kept(key, step, cases):
+                continue
             self._wait_for_turn()
             began = time.monotonic()
-            with self._lock:  # a job may have drawn this step meanwhile: then it is not drawn again
+            with self._lock:
+                if self._kept(key, step, cases):  # a job drew it meanwhile: it is not drawn again
+                    continue
                 if isinstance(step, Layout):
-                    if (*key, step, cases) in self._canvases:
-                        continue
                     self._canvas(key, step, cases)
-                elif step.kind == "histogram":
-                    if (*key, step) in self._panels:
-                        continue
-                    self._panels.keep((*key, step), self._draw_whole(key, step, data))
                 else:
-                    banded = all(band in self._bands for band in _band_keys(key, step))
-                    if banded or (*key, step) in self._unbanded:
-                        continue
                     self._panels.keep((*key, step), self._draw_whole(key, step, data))
                 drawn += 1
             with self._idle:
                 self._owed = max(0.0, self._owed - (time.monotonic() - began))
         return drawn
+
+    def _kept(self, key: tuple, step: Layout | Panel, cases: int) -> bool:
+        """Whether a warm-up step has nothing left to draw: a layout's frame or a histogram kept, a
+        scatter's two bands kept (or its axes known to leave them)."""
+        if isinstance(step, Layout):
+            return (*key, step, cases) in self._canvases
+        if step.kind == "histogram":
+            return (*key, step) in self._panels
+        return all(band in self._bands for band in _band_keys(key, step)) or (*key, step) in self._unbanded
 
     def wait_for_first_job(self, seconds: float) -> None:
         """Return once a job has been handled, or after ``seconds`` without one: a cold start's own
