@@ -146,10 +146,32 @@ def _job_rows(jobs: dict) -> list[Row]:
             histogram,
             "<= 0.5x",
         ),
+        Row(
+            "render's span p50, the same with one value off the data's scale",
+            "ms",
+            jobs["off_scale_span_p50"],
+            "histogram",
+            histogram,
+            "<= 0.5x",
+        ),
         Row("the job drawn whole in the harness process p50", "ms", jobs["draw_p50"]),
         Row("graph's uncached histogram p50 (same rounds)", "ms", histogram),
         Row("job overhead: turnaround p50 - render's own p50", "ms", jobs["overhead_p50"], target="<= 25"),
         Row("job overhead against the harness draw (noisier)", "ms", in_harness),
+    ]
+
+
+def _first_job_rows(first: dict) -> list[Row]:
+    return [
+        Row(
+            "render's span p50, its first 24 jobs from its port answering (one value off scale each)",
+            "ms",
+            first["first_span_p50"],
+            "histogram",
+            first["first_histogram_p50"],
+            "<= 0.5x",
+        ),
+        Row("graph's uncached histogram p50 (same rounds)", "ms", first["first_histogram_p50"]),
     ]
 
 
@@ -262,6 +284,7 @@ SECTIONS = (
     ("Warm latency (c1: Python client; c16: wrk) and req/s (wrk -t1, 1 s; drawn 2 s)", "warm", _warm_rows),
     ("Uncached plot time (same histogram, 900x600 px)", "plot", _plot_rows),
     ("Job turnaround, warm", "jobs", _job_rows),
+    ("A fresh render's first jobs, while it warms up", "first", _first_job_rows),
     ("What a finished job costs the store (bench/jobbytes.py)", "store", _store_rows),
     ("Peak memory (after the warm runs)", "rss", lambda _r: []),
     ("The data set over HTTP (bench/rows.py)", "rows", _rows_rows),

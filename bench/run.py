@@ -25,7 +25,7 @@ from devtools.devserver import ROOT, free_port, start_redis, stop
 from shared.config import BUNDLED_DATASET
 from shared.dataset.columns import load_file
 
-PHASES = ("cold", "warm", "plot", "jobs", "store", "rows", "scale")
+PHASES = ("cold", "warm", "plot", "jobs", "first", "store", "rows", "scale")
 RESULTS = ROOT / "bench" / "results.json"
 
 
@@ -72,6 +72,8 @@ def run(rounds: int, phases: list[str], work: Path) -> dict:
                 )[0],
             )
             job_id = _completed_job(services["pipeline"].port, services["status"].port)
+        if "first" in phases:
+            _phase(results, "first", lambda: turnaround.first_jobs(ctx, services["graph"].port))
         if "store" in phases:
             _phase(results, "store", lambda: jobbytes.measure(ctx, services["pipeline"].port))
         if "warm" in phases:

@@ -15,8 +15,8 @@ from redis.exceptions import LockError
 
 from shared.dataset.columns import DIAGNOSIS, ColumnCache, NoDataset
 from shared.dataset.columns import info as dataset_info
-from shared.picture.backgrounds import Backgrounds, full_png
-from shared.picture.layout import MAX_PANELS, Data
+from shared.picture.backgrounds import Backgrounds
+from shared.picture.layout import MAX_PANELS, picture_data
 from shared.store.jobs import EXPIRED, FINISHED, RENDER_FAILED, UNDELIVERABLE, Job, JobStore
 
 log = logging.getLogger("tumorscope")
@@ -24,7 +24,6 @@ log = logging.getLogger("tumorscope")
 #: How long one delivery may hold a job by default (RENDER_LOCK_SECONDS); a delivery that dies
 #: leaves the job to the next delivery after this.
 LOCK_SECONDS = 60.0
-HISTOGRAM_BINS = 20
 #: The largest data set render warms its backgrounds up for.
 WARM_UP_MAX_ROWS = 20_000
 #: The extensions Knative adds to an event it sends to a Trigger's deadLetterSink.
@@ -48,25 +47,21 @@ def draw(
     """The job's PNG and JSON summary: composed from ``backgrounds``, or without them drawn whole
     (and then, without ``palette``, in full colour)."""
     from shared.dataset import analysis  # numpy and matplotlib: only once there is a job to draw
+    from shared.picture import job as picture
 
     version = columns.version()
     data = columns.columns([*job.features, DIAGNOSIS], version)
     malignant = data.pop(DIAGNOSIS)
     summary = analysis.job_summary(job.job_id, job.features, data, malignant, columns.ids(version))
-    histograms = {
-        feature: analysis.histogram(data[feature], malignant, HISTOGRAM_BINS)
-        for feature in list(job.features)[:MAX_PANELS]
-    }
-    picture = Data(data, malignant, histograms)
+    shown = picture_data(data, malignant, list(job.features)[:MAX_PANELS])
     if backgrounds is None:
-        return full_png(job.features, picture, palette), summary
-    return backgrounds.png(version, job.features, picture), summary
+        return picture.full_png(job.features, shown, palette), summary
+    return picture.png(version, job.features, shown, backgrounds), summary
 
 
 def warm_up(columns: ColumnCache, backgrounds: Backgrounds) -> int:
     """Draw the current data set's panel backgrounds ahead of its jobs; returns how many were drawn.
     Nothing for a data set over WARM_UP_MAX_ROWS, whose jobs are dominated by its data anyway."""
-    from shared.dataset import analysis
     from shared.dataset.features import FEATURES
 
     version = columns.version()
@@ -74,8 +69,7 @@ def warm_up(columns: ColumnCache, backgrounds: Backgrounds) -> int:
         return 0
     data = columns.columns([*FEATURES, DIAGNOSIS], version)
     malignant = data.pop(DIAGNOSIS)
-    histograms = {f: analysis.histogram(data[f], malignant, HISTOGRAM_BINS) for f in FEATURES}
-    return backgrounds.warm(version, Data(data, malignant, histograms))
+    return backgrounds.warm(version, picture_data(data, malignant, list(FEATURES)))
 
 
 def is_dead_lettered(attributes: Mapping[str, Any]) -> bool:

@@ -188,3 +188,24 @@ def test_row_order_changes_no_number() -> None:
     assert bundled[2]["trend"]["benign"]["slope"] == pytest.approx(shuffled[2]["trend"]["benign"]["slope"])
     for feature in SOME:
         assert bundled[3][feature] == pytest.approx(shuffled[3][feature])
+
+
+def test_the_summary_says_where_each_value_lies_against_the_data_sets_range(frame: pd.DataFrame) -> None:
+    radius, symmetry, fractal = (frame[f] for f in ("radius_mean", "symmetry_worst", "fractal_dimension_se"))
+    sample = {
+        "radius_mean": float(radius.max()),  # either end of the range is within it
+        "symmetry_worst": 20.0,
+        "fractal_dimension_se": 0.0,
+        "area_mean": float(frame["area_mean"].min()),
+    }
+    columns = {f: frame[f].to_numpy() for f in sample}
+    summary = analysis.job_summary("j", sample, columns, malignant(frame))["features"]
+    assert {f: s["position"] for f, s in summary.items()} == {
+        "radius_mean": "within",
+        "symmetry_worst": "above",
+        "fractal_dimension_se": "below",
+        "area_mean": "within",
+    }
+    assert summary["symmetry_worst"]["range"] == [symmetry.min(), symmetry.max()]
+    assert summary["fractal_dimension_se"]["range"] == [fractal.min(), fractal.max()]
+    assert summary["radius_mean"]["range"] == [radius.min(), radius.max()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -10,6 +11,10 @@ from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
 from helpers import error_of
 
+from shared.config import BUNDLED_DATASET
+from shared.dataset.csv_file import read_dataset_csv
+from shared.picture import job as picture
+from shared.picture.layout import picture_data
 from shared.store.jobs import JobStore
 from shared.web.events import JOB_SUBMITTED, SOURCE, job_submitted
 
@@ -38,6 +43,28 @@ def test_an_event_in_either_mode_renders_the_job(services, jobs: JobStore, mode)
     assert finished.status == "complete"
     assert jobs.result(job.job_id, "png").startswith(b"\x89PNG")
     assert b'"neighbours"' in jobs.result(job.job_id, "summary")
+
+
+def test_a_sample_off_the_data_sets_scale_is_drawn_at_its_scale_and_placed_in_the_summary(
+    services, jobs: JobStore
+) -> None:
+    """The issue's sample: two values far above their features' ranges. render's picture is the whole
+    drawing at the data set's scale, byte for byte, and the summary says where each value lies."""
+    sample = {"radius_mean": 14.5, "symmetry_worst": 20.0, "fractal_dimension_se": 15.0}
+    off_scale = jobs.create(sample)
+
+    assert deliver(services["render"], job_submitted(off_scale.job_id, sample, {})).status_code == 200
+
+    dataset = read_dataset_csv(BUNDLED_DATASET)
+    data = picture_data(dataset.columns, dataset.malignant.astype(bool), list(sample))
+    assert jobs.result(off_scale.job_id, "png") == picture.full_png(sample, data)
+    summary = json.loads(jobs.result(off_scale.job_id, "summary"))["features"]
+    assert {f: s["position"] for f, s in summary.items()} == {
+        "radius_mean": "within",
+        "symmetry_worst": "above",
+        "fractal_dimension_se": "above",
+    }
+    assert summary["symmetry_worst"]["range"] == list(data.ranges["symmetry_worst"])
 
 
 def test_a_redelivered_event_is_acknowledged_without_rendering_again(services, jobs: JobStore) -> None:

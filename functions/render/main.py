@@ -43,9 +43,6 @@ COLUMNS = ColumnCache(REDIS, CONFIG.dataset_path)
 RENDERER = Renderer(
     JobStore(REDIS, CONFIG.job_ttl_seconds, CONFIG.job_deadline_seconds), COLUMNS, CONFIG.render_lock_seconds
 )
-#: How long render waits without a job before it warms its backgrounds up: a cold start's own
-#: event goes first.
-WARM_UP_DELAY_SECONDS = 1.0
 #: Plots may be evicted, so they live in the cache, which may be another Redis than the store.
 CACHE = (
     REDIS
@@ -63,9 +60,14 @@ EXPLORER = Explorer(CONFIG.submit_base_url, CONFIG.status_base_url)
 install_error_handlers(functions_framework.errorhandler)
 
 
+#: How long render's warm-up waits for the event that woke it before it begins without it: a cold
+#: start's own job is drawn alone, then the warm-up takes a step between jobs, never starved.
+FIRST_JOB_WAIT_SECONDS = 1.0
+
+
 def warm_up() -> None:
-    """Draw the panel backgrounds while no job wants a picture; a failure only costs later jobs time."""
-    RENDERER.backgrounds.wait_until_idle(WARM_UP_DELAY_SECONDS)
+    """Draw the panel backgrounds between jobs; a failure only costs later jobs time."""
+    RENDERER.backgrounds.wait_for_first_job(FIRST_JOB_WAIT_SECONDS)
     began = time.monotonic()
     try:
         drawn = renderer.warm_up(COLUMNS, RENDERER.backgrounds)

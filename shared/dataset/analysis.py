@@ -259,6 +259,14 @@ def nearest_neighbours(
     return numbers
 
 
+def position(value: float, low: float, high: float) -> str:
+    """Where ``value`` lies against a feature's range: ``within`` (either end included), ``above`` or
+    ``below`` it."""
+    if value > high:
+        return "above"
+    return "below" if value < low else "within"
+
+
 def job_summary(
     job_id: str,
     sample: dict[str, float],
@@ -266,6 +274,8 @@ def job_summary(
     malignant: np.ndarray,
     ids: np.ndarray | None = None,
 ) -> dict[str, Any]:
+    """Per feature its value, percentiles, and position against the data set's range; the neighbours."""
+    ranges = {feature: _range(columns[feature]) for feature in sample}
     return {
         "job_id": job_id,
         "features": {
@@ -275,6 +285,8 @@ def job_summary(
                     "benign": percentile(columns[feature][~malignant], value),
                     "malignant": percentile(columns[feature][malignant], value),
                 },
+                "position": position(value, *ranges[feature]),
+                "range": ranges[feature],
             }
             for feature, value in sample.items()
         },

@@ -1,7 +1,7 @@
 """A scatter's background from its two axes: there are 870 ordered pairs of features but 30 x axes and
 30 y axes, so each axis is kept as the bands of pixels it owns, and a new pair costs only its points.
 
-A scatter's x limits depend only on the x feature's data and its y limits only on the y feature's,
+A scatter's x limits depend only on the x feature's range and its y limits only on the y feature's,
 so its x axis (ticks, labels and the bottom spine, below the axes) is the same for every y feature,
 and its y axis (left of, above and right of the axes) for every x feature. The points keep clear of
 the spines (matplotlib's 5% margins), so the bands and the points never share a pixel.
@@ -12,39 +12,45 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared.picture.layout import AXES_BOX, CELL_HEIGHT, CELL_WIDTH
+from shared.picture.layout import AXES_BOX, CELL_AXES, CELL_HEIGHT, CELL_WIDTH, Data, Panel, cell_figure
+from shared.picture.panels import x_limits, y_limits
+from shared.plotting.plots import draw_scatter
 
 if TYPE_CHECKING:
-    import numpy as np
     from matplotlib.axes import Axes
     from matplotlib.backends.backend_agg import BufferRegion, FigureCanvasAgg
-    from matplotlib.legend import Legend
 
 #: Each band's rectangles in a cell, (x1, y1, x2, y2) in pixels from the top left as Agg's regions
 #: count them. SPINE_ROOM pixels of the axes' own edge go with them, so that they hold the spines;
 #: the corner below and left of the axes is split at LABELS_ROW, where the x tick labels begin
-#: (below the ticks and their pad, 7 points): above it the lowest y tick label may reach.
+#: (below the ticks and their pad, 7 points): above it the lowest y tick label may reach. Just
+#: under the axes' lower left, between the y tick labels and the axes (TICKS_CORNER), the x tick
+#: marks of a tick at the very left go: that corner is the x axis's.
 SPINE_ROOM = 2
 _LEFT, _BOTTOM, _WIDTH, _HEIGHT = AXES_BOX
 _TOP = CELL_HEIGHT - _BOTTOM - _HEIGHT + SPINE_ROOM
 _BASE = CELL_HEIGHT - _BOTTOM - SPINE_ROOM
 _INNER_LEFT, _INNER_RIGHT = _LEFT + SPINE_ROOM, _LEFT + _WIDTH - SPINE_ROOM
 LABELS_ROW = CELL_HEIGHT - _BOTTOM + 9
-X_BAND = ((_INNER_LEFT, _BASE, CELL_WIDTH, CELL_HEIGHT), (0, LABELS_ROW, _INNER_LEFT, CELL_HEIGHT))
+TICKS_CORNER = (_LEFT - 7, CELL_HEIGHT - _BOTTOM + 1, _INNER_LEFT, LABELS_ROW)
+X_BAND = (
+    (_INNER_LEFT, _BASE, CELL_WIDTH, CELL_HEIGHT),
+    (0, LABELS_ROW, _INNER_LEFT, CELL_HEIGHT),
+    TICKS_CORNER,
+)
 Y_BAND = (
     (0, 0, CELL_WIDTH, _TOP),
-    (0, _TOP, _INNER_LEFT, LABELS_ROW),
+    (0, _TOP, _INNER_LEFT, TICKS_CORNER[1]),
+    (0, TICKS_CORNER[1], TICKS_CORNER[0], LABELS_ROW),
     (_INNER_RIGHT, _TOP, CELL_WIDTH, _BASE),
 )
 
 
 @dataclass(frozen=True)
 class Band:
-    """One axis of a scatter, as pixels, with the limits and the data extent it was drawn for."""
+    """One axis of a scatter, as pixels."""
 
     regions: tuple[BufferRegion, ...]
-    limits: tuple[float, float]
-    data: tuple[float, float]
 
 
 def _extents(rectangle: tuple[int, int, int, int]):
@@ -59,10 +65,9 @@ def bands(axes: Axes, canvas: FigureCanvasAgg) -> tuple[Band | None, Band | None
     """The x and y bands of a drawn scatter; None for both unless each axis keeps to its own bands."""
     if not _apart(axes, canvas.get_renderer()):
         return None, None  # an axis in the other's band would go wherever that band went
-    data = axes.dataLim
     return (
-        Band(tuple(canvas.copy_from_bbox(_extents(r)) for r in X_BAND), axes.get_xlim(), (data.x0, data.x1)),
-        Band(tuple(canvas.copy_from_bbox(_extents(r)) for r in Y_BAND), axes.get_ylim(), (data.y0, data.y1)),
+        Band(tuple(canvas.copy_from_bbox(_extents(r)) for r in X_BAND)),
+        Band(tuple(canvas.copy_from_bbox(_extents(r)) for r in Y_BAND)),
     )
 
 
@@ -73,15 +78,14 @@ def _apart(axes: Axes, renderer) -> bool:
         return False
     if axes.yaxis.get_offset_text().get_text():
         return False
-    low, high = axes.get_xlim()
-    ticks = [axes.transData.transform((t, 0))[0] for t in axes.get_xticks() if low <= t <= high]
     labels_top = CELL_HEIGHT - LABELS_ROW
     return (
         x_box.x0 >= 0
         and x_box.x1 <= CELL_WIDTH
         and x_box.y0 >= 0
         and x_box.y1 <= labels_top
-        and all(t >= _INNER_LEFT + 1 for t in ticks)  # a tick mark in the corner is the y axis's
+        and all(x >= TICKS_CORNER[0] + 1 for x in _ticks(axes, "x"))  # left of it is the y axis's
+        and all(y >= CELL_HEIGHT - TICKS_CORNER[1] + 1 for y in _ticks(axes, "y"))  # under it, the x's
         and y_box.x0 >= 0
         and y_box.x1 <= _INNER_LEFT
         and y_box.y0 >= labels_top
@@ -89,50 +93,38 @@ def _apart(axes: Axes, renderer) -> bool:
     )
 
 
+def _ticks(axes: Axes, axis: str) -> list[float]:
+    """Where the axis's tick marks within its limits are, in pixels of the cell from its lower left."""
+    low, high = axes.get_xlim() if axis == "x" else axes.get_ylim()
+    ticks = axes.get_xticks() if axis == "x" else axes.get_yticks()
+    at = 0 if axis == "x" else 1
+    return [axes.transData.transform((t, t))[at] for t in ticks if low <= t <= high]
+
+
 class Composer:
-    """A cell's canvas on which backgrounds are put together: a scatter from its bands and points, a
-    panel with a legend from the same panel without one (the legend is opaque and drawn last)."""
+    """A cell's canvas on which a scatter's background is put together from its bands and points."""
 
     def __init__(self) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-        from shared.picture import layout as job_picture
-
-        figure = job_picture.cell_figure()
-        self.axes: dict[str, Axes] = {}
-        self.legends: dict[str, Legend] = {}
-        for kind in ("histogram", "scatter"):  # an axes for each kind's legend, as an axes has one
-            self.axes[kind] = figure.add_axes(job_picture.CELL_AXES, frameon=False, label=kind)
-            self.axes[kind].set_axis_off()
-            self.legends[kind] = job_picture.draw_legend(self.axes[kind], kind)
-            self.legends[kind].set_visible(False)
+        figure = cell_figure()
+        self.axes = figure.add_axes(CELL_AXES, frameon=False)
+        self.axes.set_axis_off()
         self.canvas = FigureCanvasAgg(figure)
         self.canvas.draw()
         self.blank = self.canvas.copy_from_bbox(figure.bbox)
-        for legend in self.legends.values():
-            legend.set_visible(True)
 
-    def with_legend(self, region: BufferRegion, kind: str) -> FigureCanvasAgg:
-        """The canvas holding ``region`` with ``kind``'s legend drawn over it, until the next call."""
-        self.canvas.restore_region(region)
-        self.axes[kind].draw_artist(self.legends[kind])
-        return self.canvas
-
-    def scatter(
-        self, x_band: Band, y_band: Band, x: np.ndarray, y: np.ndarray, malignant: np.ndarray
-    ) -> FigureCanvasAgg:
-        """The canvas holding the scatter of ``y`` against ``x``, its legend included."""
-        from shared.plotting.plots import _draw_scatter
-
-        axes = self.axes["scatter"]
+    def scatter(self, panel: Panel, x_band: Band, y_band: Band, data: Data) -> FigureCanvasAgg:
+        """The canvas holding ``panel``'s scatter, until the next call; its axes at the panel's limits."""
+        axes = self.axes
         self.canvas.restore_region(self.blank)
-        axes.set_xlim(x_band.limits)
-        axes.set_ylim(y_band.limits)
-        _draw_scatter(axes, x, y, malignant)
+        axes.set_xlim(x_limits(panel, data))
+        axes.set_ylim(y_limits(panel, data))
+        x_feature, y_feature = panel.features
+        draw_scatter(axes, data.columns[x_feature], data.columns[y_feature], data.malignant)
         for points in list(axes.collections):
             axes.draw_artist(points)
             points.remove()
         for region in (*x_band.regions, *y_band.regions):
             self.canvas.restore_region(region)
-        axes.draw_artist(self.legends["scatter"])
         return self.canvas

@@ -1,27 +1,28 @@
-"""A job's picture: where the sample sits among the diagnosed cases, a panel per feature plus a scatter.
+"""A job's picture laid out: which panels it shows, the cells they sit in, the frame around them
+(the title and the one legend), and the ``Data`` every panel is drawn from.
 
 Every panel sits in a cell of the same size at a whole-pixel offset, so a panel's data-set part
-(the distributions, axes, ticks and labels) gives the same pixels wherever it is drawn. ``full`` draws
-the whole figure at once; ``backgrounds.Backgrounds`` keeps each panel's part and adds only the marks.
+(the distributions, axes, ticks and labels) gives the same pixels wherever it is drawn. The frame
+is the same for every picture of a layout: the legend sits in its own strip under the title, where
+neither data nor a sample's mark can ever be.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from shared.plotting.plots import COLOURS, axis_label, new_figure
+from shared.plotting.plots import COLOURS, new_figure
 
 if TYPE_CHECKING:
     import numpy as np
-    from matplotlib.artist import Artist
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-    from matplotlib.legend import Legend
 
 #: The most histogram panels a job's picture shows; further features are in its JSON summary.
 MAX_PANELS = 6
+#: Bins of each feature's histogram panel.
+HISTOGRAM_BINS = 20
 #: A panel's cell in pixels, and its axes' box inside the cell (left, bottom, width, height).
 CELL_WIDTH, CELL_HEIGHT = 360, 300
 AXES_BOX = (72, 60, 276, 212)
@@ -32,15 +33,16 @@ CELL_AXES = (
     AXES_BOX[2] / CELL_WIDTH,
     AXES_BOX[3] / CELL_HEIGHT,
 )
-#: The picture's white margin left and right, and the title band above the cells.
-SIDE_MARGIN, TITLE_HEIGHT = 20, 60
-#: Where each legend goes: a fixed place, so that it never depends on where the sample falls.
-HISTOGRAM_LEGEND, SCATTER_LEGEND = "upper right", "upper left"
-FILL_ALPHA, POINT_ALPHA = 0.55, 0.6
+#: The picture's white margin left and right; the frame above the cells: the title, then the
+#: legend's strip (pixels from the top to each one's middle). A picture one cell wide has its
+#: title on two lines, TITLE_LINE pixels apart.
+SIDE_MARGIN, FRAME_HEIGHT = 20, 64
+TITLE_ROW, LEGEND_ROW, TITLE_LINE = 16, 46, 16
+FILL_ALPHA = 0.55
 GROUPS = ("benign", "malignant")
-#: The sample on the scatter, and in its legend.
-STAR_SIZE = 260  # points squared
-LEGEND_ZORDER = 5
+#: The sample's star on the scatter (points squared), and the sample's marks above everything else.
+STAR_SIZE = 260
+MARK_ZORDER = 10
 
 
 @dataclass(frozen=True)
@@ -49,22 +51,35 @@ class Panel:
 
     kind: str  # "histogram" or "scatter"
     features: tuple[str, ...]
-    legend: bool
 
 
 @dataclass(frozen=True)
 class Data:
-    """What a job's picture is drawn from: the feature columns, which rows are malignant, and each
-    feature's histogram (``analysis.histogram``)."""
+    """What a job's picture is drawn from: the feature columns, which rows are malignant, each
+    feature's range [min, max] and each shown feature's histogram (``analysis.histogram``)."""
 
     columns: dict[str, np.ndarray]
     malignant: np.ndarray
-    histograms: dict[str, Any]
+    ranges: dict[str, tuple[float, float]]
+    histograms: dict[str, dict]
+
+
+def picture_data(columns: dict[str, np.ndarray], malignant: np.ndarray, features: list[str]) -> Data:
+    """The ``Data`` of a picture showing ``features``: each one's range, and its histogram, worked out
+    here once (the histogram panels of the first MAX_PANELS; all of them for a warm-up)."""
+    from shared.dataset import analysis
+
+    return Data(
+        columns,
+        malignant,
+        {f: (float(columns[f].min()), float(columns[f].max())) for f in features},
+        {f: analysis.histogram(columns[f], malignant, HISTOGRAM_BINS) for f in features},
+    )
 
 
 @dataclass(frozen=True)
 class Layout:
-    """The cells of a picture with ``panels`` panels, up to three across."""
+    """The cells of a picture with ``panels`` panels, up to three across, under the frame."""
 
     panels: int
 
@@ -77,8 +92,16 @@ class Layout:
         return math.ceil(self.panels / self.across)
 
     @property
+    def frame_height(self) -> int:
+        return FRAME_HEIGHT + (TITLE_LINE if self.across == 1 else 0)
+
+    @property
     def size(self) -> tuple[int, int]:
-        return CELL_WIDTH * self.across + 2 * SIDE_MARGIN, CELL_HEIGHT * self.down + TITLE_HEIGHT
+        return CELL_WIDTH * self.across + 2 * SIDE_MARGIN, CELL_HEIGHT * self.down + self.frame_height
+
+    @property
+    def has_scatter(self) -> bool:
+        return self.panels > 1  # two features or more: their histograms and the scatter
 
     def cell_origin(self, index: int) -> tuple[int, int]:
         """The lower-left pixel of cell ``index`` (row by row from the top), y counted from the bottom."""
@@ -98,93 +121,50 @@ class Layout:
         return (x + left) / width, (y + bottom) / height, box_width / width, box_height / height
 
 
-def cell_figure() -> Figure:
-    """A figure of one cell, where a panel's background is drawn (its axes at ``CELL_AXES``)."""
-    return new_figure(CELL_WIDTH, CELL_HEIGHT, layout=None)
-
-
 def panels(sample: dict[str, float]) -> list[Panel]:
-    """A histogram per feature (up to MAX_PANELS), then a scatter of the first two; legends on the
-    first histogram and on the scatter."""
+    """A histogram per feature (up to MAX_PANELS), then a scatter of the first two."""
     features = list(sample)
-    shown = [Panel("histogram", (f,), index == 0) for index, f in enumerate(features[:MAX_PANELS])]
+    shown = [Panel("histogram", (f,)) for f in features[:MAX_PANELS]]
     if len(features) >= 2:
-        shown.append(Panel("scatter", (features[0], features[1]), True))
+        shown.append(Panel("scatter", (features[0], features[1])))
     return shown
 
 
-def title(malignant_size: int) -> str:
-    return f"Your sample among the {malignant_size:,} diagnosed cases (exploration, not a diagnosis)"
+def title(cases: int, lines: int = 1) -> str:
+    """The picture's title, on one line or two."""
+    parts = f"Your sample among the {cases:,} diagnosed cases", "(exploration, not a diagnosis)"
+    return (" " if lines == 1 else "\n").join(parts)
 
 
-def draw_data(axes: Axes, panel: Panel, data: Data) -> None:
-    """The panel's data-set part, its legend included: what every sample's picture of it shares."""
-    from shared.plotting.plots import _draw_histogram, _draw_scatter
-
-    if panel.kind == "histogram":
-        _draw_histogram(axes, data.histograms[panel.features[0]])
-        axes.set_xlabel(axis_label(panel.features[0]))
-    else:
-        x_feature, y_feature = panel.features
-        _draw_scatter(axes, data.columns[x_feature], data.columns[y_feature], data.malignant)
-        axes.set_xlabel(axis_label(x_feature))
-        axes.set_ylabel(axis_label(y_feature))
-    if panel.legend:
-        draw_legend(axes, panel.kind)
+def cell_figure() -> Figure:
+    """A figure of one cell, where a panel's data-set part is drawn (its axes at ``CELL_AXES``)."""
+    return new_figure(CELL_WIDTH, CELL_HEIGHT, layout=None)
 
 
-def draw_legend(axes: Axes, kind: str) -> Legend:
-    """The diagnoses' colours and the sample's mark: opaque, square and with a crisp frame, so that
-    none of its pixels depends on what lies beneath it, and in a fixed place, so that it never
-    depends on the data."""
+def frame(layout: Layout, cases: int) -> Figure:
+    """A layout's empty figure with its frame: the title, and the legend in its strip beneath."""
+    from matplotlib.legend_handler import HandlerTuple
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    if kind == "histogram":
-        handles = [Patch(facecolor=COLOURS[g], alpha=FILL_ALPHA, label=g) for g in GROUPS]
-        handles.append(Line2D([], [], color=COLOURS["sample"], linewidth=2, label="your sample"))
-    else:
-        handles = [
-            Line2D([], [], color=COLOURS[g], alpha=POINT_ALPHA, marker="o", linestyle="", label=g)
-            for g in GROUPS
-        ]
+    width, height = layout.size
+    figure = new_figure(width, height, layout=None)
+    lines = 1 if layout.across > 1 else 2
+    title_row, legend_row = TITLE_ROW + (lines - 1) * TITLE_LINE / 2, LEGEND_ROW + (lines - 1) * TITLE_LINE
+    figure.text(0.5, 1 - title_row / height, title(cases, lines), ha="center", va="center", fontsize="medium")
+    handles: list = [Patch(facecolor=COLOURS[g], alpha=FILL_ALPHA, label=g) for g in GROUPS]
+    sample: tuple = (Line2D([], [], color=COLOURS["sample"], linewidth=2),)
+    if layout.has_scatter:
         star = {"marker": "*", "color": COLOURS["sample"], "markeredgecolor": "white", "markeredgewidth": 1}
-        handles.append(
-            Line2D([], [], linestyle="", markersize=math.sqrt(STAR_SIZE), label="your sample", **star)
-        )
-    loc = HISTOGRAM_LEGEND if kind == "histogram" else SCATTER_LEGEND
-    legend = axes.legend(handles=handles, loc=loc, fontsize="small", framealpha=1, fancybox=False)
-    legend.get_frame().set_antialiased(False)
-    return legend
-
-
-def draw_marks(axes: Axes, panel: Panel, sample: dict[str, float]) -> Artist:
-    """The sample's line on a histogram or its star on the scatter, beneath the legend."""
-    if panel.kind == "histogram":
-        return axes.axvline(
-            sample[panel.features[0]], color=COLOURS["sample"], linewidth=2, zorder=LEGEND_ZORDER - 1
-        )
-    x_feature, y_feature = panel.features
-    return axes.scatter(
-        [sample[x_feature]],
-        [sample[y_feature]],
-        s=STAR_SIZE,
-        marker="*",
-        color=COLOURS["sample"],
-        edgecolors="white",
-        linewidths=1,
-        zorder=LEGEND_ZORDER - 1,
+        sample += (Line2D([], [], linestyle="", markersize=math.sqrt(STAR_SIZE), **star),)
+    figure.legend(
+        [*handles, sample],
+        [*GROUPS, "your sample"],
+        handler_map={tuple: HandlerTuple(ndivide=None, pad=0.6)},
+        loc="center",
+        bbox_to_anchor=(0.5, 1 - legend_row / height),
+        ncols=3,
+        frameon=False,
+        fontsize="small",
     )
-
-
-def full(sample: dict[str, float], data: Data) -> Figure:
-    """The whole picture drawn at once: the reference the cached backgrounds must reproduce."""
-    shown = panels(sample)
-    layout = Layout(len(shown))
-    figure = new_figure(*layout.size, layout=None)
-    figure.suptitle(title(data.malignant.size))
-    for index, panel in enumerate(shown):
-        axes = figure.add_axes(layout.axes_rect(index))
-        draw_data(axes, panel, data)
-        draw_marks(axes, panel, sample)
     return figure

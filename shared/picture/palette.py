@@ -2,14 +2,13 @@
 
 A job picture is blends of a few colours (white, black, the two diagnoses', the sample's), so one
 palette made from reference pictures by Pillow's maximum-coverage quantiser holds every picture's
-colours within a few levels. ``python -m shared.picture.palette`` makes it again after the drawing changes;
+colours within a few levels. ``python -m devtools.palette`` makes it again after the drawing changes;
 tests/test_job_picture.py fails until it is.
 """
 
 from __future__ import annotations
 
 import io
-import sys
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,8 +21,6 @@ COLOURS = 256
 WHITE = 0xFFFFFF
 #: zlib's level: 6 takes a six-panel picture to 40 KiB in 8 ms (8: 37 KiB in 20 ms; 9: 36 KiB in 50 ms).
 COMPRESS_LEVEL = 6
-#: Features a reference picture shows: six at a time, so that every feature's histogram is in one.
-REFERENCE_FEATURES = 6
 
 
 @cache
@@ -68,41 +65,3 @@ def png(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, "png", compress_level=COMPRESS_LEVEL)
     return buffer.getvalue()
-
-
-def make() -> list[str]:
-    """The palette of the reference pictures of the bundled data set, as ``#rrggbb`` strings."""
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from PIL import Image
-
-    from shared.config import BUNDLED_DATASET
-    from shared.dataset import analysis
-    from shared.dataset.csv_file import read_dataset_csv
-    from shared.dataset.features import FEATURES
-    from shared.picture import layout as job_picture
-    from shared.renderer import HISTOGRAM_BINS
-
-    dataset = read_dataset_csv(BUNDLED_DATASET)
-    columns, malignant = dataset.columns, dataset.malignant.astype(bool)
-    pictures = []
-    for first in range(0, len(FEATURES), REFERENCE_FEATURES):
-        sample = {f: float(np.median(columns[f])) for f in FEATURES[first : first + REFERENCE_FEATURES]}
-        histograms = {f: analysis.histogram(columns[f], malignant, HISTOGRAM_BINS) for f in sample}
-        canvas = FigureCanvasAgg(job_picture.full(sample, job_picture.Data(columns, malignant, histograms)))
-        canvas.draw()
-        pictures.append(np.asarray(canvas.buffer_rgba())[..., :3])
-    mosaic = Image.fromarray(np.concatenate(pictures, axis=0))
-    palette = mosaic.quantize(COLOURS, method=Image.Quantize.MAXCOVERAGE).getpalette()[: 3 * COLOURS]
-    colours = [bytes(palette[i : i + 3]).hex() for i in range(0, len(palette), 3)]
-    return [f"#{colour}" for colour in colours]
-
-
-def main() -> int:
-    PALETTE_PATH.write_text("\n".join(make()) + "\n")
-    print(f"wrote {PALETTE_PATH}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

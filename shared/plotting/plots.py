@@ -97,7 +97,8 @@ def encode(figure: Figure, image_format: str) -> bytes:
     return buffer.getvalue()
 
 
-def _draw_histogram(axes: Axes, numbers: dict[str, Any], heights: str = "counts") -> None:
+def draw_histogram(axes: Axes, numbers: dict[str, Any], heights: str = "counts") -> None:
+    """Each group's bars from ``analysis.histogram``: ``counts``, or ``heights`` for densities."""
     from matplotlib.ticker import EngFormatter
 
     for group, values in numbers[heights].items():
@@ -114,7 +115,7 @@ def histogram(
     figure = new_figure(*size, layout=None)
     fixed_margins(figure)
     axes = figure.add_subplot()
-    _draw_histogram(axes, numbers, "heights" if "heights" in numbers else "counts")
+    draw_histogram(axes, numbers, "heights" if "heights" in numbers else "counts")
     if log:
         axes.set_yscale("log")
     axes.set_xlabel(axis_label(feature))
@@ -123,7 +124,7 @@ def histogram(
     return encode(figure, image_format)
 
 
-def _draw_scatter(axes: Axes, x: np.ndarray, y: np.ndarray, malignant: np.ndarray | None) -> None:
+def draw_scatter(axes: Axes, x: np.ndarray, y: np.ndarray, malignant: np.ndarray | None) -> None:
     """Every point, coloured by diagnosis (or grey when ``malignant`` is None)."""
     size = 10 if x.size <= 2000 else 3
     if malignant is None:
@@ -210,7 +211,7 @@ def scatter(
         _draw_density(axes, numbers["grid"])
         handles = _legend_handles(groups) if groups != ["all"] else []
     else:
-        _draw_scatter(axes, x, y, malignant)
+        draw_scatter(axes, x, y, malignant)
         handles = _legend_handles(groups, marker="o")
     if "trend" in numbers:
         _draw_trends(axes, numbers["trend"], numbers["x_range"])
@@ -323,12 +324,12 @@ def pairs(
         for column, x_feature in enumerate(features):
             axes = grid[row][column]
             if row == column:
-                _draw_histogram(axes, numbers["histograms"][x_feature])
+                draw_histogram(axes, numbers["histograms"][x_feature])
                 axes.set_ylabel("")
             elif numbers["mode"] == "density":
                 _draw_density(axes, panels[x_feature, y_feature], colourbar=False)
             else:
-                _draw_scatter(axes, data[x_feature], data[y_feature], malignant)
+                draw_scatter(axes, data[x_feature], data[y_feature], malignant)
             if row == n - 1:
                 axes.set_xlabel(axis_label(x_feature), fontsize="small")
             if column == 0:

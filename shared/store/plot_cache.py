@@ -1,6 +1,6 @@
 """Rendered graphs cached in Redis, keyed by data-set version, route and normalised parameters.
 
-A new data-set version changes every key, and so does new drawing code (``DRAWING_CODE``: the
+A new data-set version changes every key, and so does new drawing code (``GRAPH_CODE``: the
 sources that decide what a graph looks like), so a deployment never serves pictures of the old code.
 Identical cold requests render once: the first takes a
 short Redis lock on the key and renders; the others wait for the lock and then read the cache.
@@ -22,13 +22,19 @@ from redis.exceptions import RedisError
 log = logging.getLogger("tumorscope")
 
 PREFIX = "tumorscope:graph"
-#: The code (and the job pictures' palette) that decides a graph's or a job picture's bytes.
+#: The sources that decide a graph's bytes (graph's drawing code and what it imports to draw).
 SHARED = Path(__file__).resolve().parent.parent
-DRAWING_CODE = (
-    *(SHARED / "dataset" / f"{name}.py" for name in ("analysis", "features", "filters")),
+GRAPH_CODE = (
     *(SHARED / "plotting" / f"{name}.py" for name in ("graphs", "plots")),
-    *(SHARED / "picture" / f"{name}.py" for name in ("layout", "backgrounds", "palette")),
+    *(SHARED / "dataset" / f"{name}.py" for name in ("analysis", "features", "filters")),
+)
+#: The sources (and the palette) that decide a job picture's bytes: every file of shared/picture/,
+#: and what it imports to draw.
+PICTURE_CODE = (
+    *sorted((SHARED / "picture").glob("*.py")),
     SHARED / "picture" / "job-palette.txt",
+    SHARED / "plotting" / "plots.py",
+    *(SHARED / "dataset" / f"{name}.py" for name in ("analysis", "features")),
 )
 #: How long one render may hold its key's lock, and how long an identical request waits for it.
 LOCK_SECONDS = 60
@@ -39,12 +45,22 @@ LOCK_POLL_SECONDS = 0.02
 
 
 @cache
-def code_version() -> str:
-    """A digest of the drawing code (read once, about 60 KB)."""
+def code_digest(paths: tuple[Path, ...]) -> str:
+    """A digest of the files at ``paths`` (read once)."""
     digest = hashlib.sha256()
-    for path in DRAWING_CODE:
+    for path in paths:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def graph_code_version() -> str:
+    """The digest of graph's drawing code: part of every graph's cache key."""
+    return code_digest(GRAPH_CODE)
+
+
+def picture_code_version() -> str:
+    """The digest of the job picture's drawing code: part of every kept background's key."""
+    return code_digest(PICTURE_CODE)
 
 
 class PlotCache:
@@ -56,7 +72,7 @@ class PlotCache:
     def digest(version: str, route: str, params: dict[str, Any]) -> str:
         """Equal for equal requests, whatever their parameter order or spelt-out defaults."""
         canonical = json.dumps(
-            [version, code_version(), route, params], sort_keys=True, separators=(",", ":")
+            [version, graph_code_version(), route, params], sort_keys=True, separators=(",", ":")
         )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
