@@ -83,7 +83,8 @@ LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: The longest TTL or deadline, and the largest body: Redis and Python take anything up to here.
 MAX_WHOLE = 2**31 - 1
-REDIS_SCHEMES = ("redis", "rediss", "unix")
+#: A single Redis, or (``+cluster``) any node of a Redis Cluster (shared/store/redis_client.py).
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 #: Any of these set (and OTEL_SDK_DISABLED not true) turns export on; the SDK reads the rest itself.
 OTEL_EXPORT_VARIABLES = (
     "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -162,7 +163,8 @@ def _log_level(environ: Mapping[str, str], default: str) -> str:
 
 
 def _redis_url(name: str, url: str) -> str:
-    """A URL redis-py can connect to: ``redis://``, ``rediss://`` or ``unix://``."""
+    """A URL redis-py can connect to: ``redis://``, ``rediss://``, ``unix://``, or a cluster's
+    ``redis+cluster://`` or ``rediss+cluster://``."""
     scheme = url.partition("://")[0].lower() if "://" in url else ""
     if scheme not in REDIS_SCHEMES:
         schemes = ", ".join(f"{s}://" for s in REDIS_SCHEMES)

@@ -43,13 +43,13 @@ def submit_sample(request: flask.Request) -> flask.Response:
     if key is not None:
         check_idempotency_key(key)
     sample = parse_sample(read_json(request, CONFIG.max_body_bytes))
-    JOBS.ensure_room()
+    job_id = JOBS.ensure_room()  # on a Redis Cluster, the room of the shard this job will be on
     trace = tracing.current()
     trace_id = trace.trace_id if trace else None
     if key is None:
-        job, created = JOBS.create(sample, trace_id), True
+        job, created = JOBS.create(sample, trace_id, job_id), True
     else:
-        job, created = JOBS.create_once(sample, key, trace_id)
+        job, created = JOBS.create_once(sample, key, trace_id, job_id)
     logs.bind(job_id=job.job_id)
     links = _links(job.job_id)
     body = {"job_id": job.job_id, "status": job.status, **links}

@@ -1,8 +1,9 @@
 """The data set in Redis, column by column, and the in-memory cache of decoded columns.
 
 Layout: ``tumorscope:dataset:current`` holds the version (the CSV's sha256);
-``tumorscope:dataset:<version>:<feature>`` holds that column as little-endian float64 bytes,
+``tumorscope:dataset:{<version>}:<feature>`` holds that column as little-endian float64 bytes,
 ``...:diagnosis`` one byte a row (1 = malignant), ``...:meta`` a hash of counts and origin.
+A version's keys share the hash tag ``{<version>}``: on a Redis Cluster they are in one slot.
 
 Command line: ``python -m shared.dataset load PATH`` or ``python -m shared.dataset info``.
 """
@@ -38,7 +39,8 @@ class NoDataset(Exception):
 
 
 def column_key(version: str, name: str) -> str:
-    return f"{PREFIX}:{version}:{name}"
+    """One column (or ``meta``) of a version; a version's keys share its hash tag, and so one slot."""
+    return f"{PREFIX}:{{{version}}}:{name}"
 
 
 def current_version(client: redis.Redis) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any
 import redis
 
 from shared.errors import ApiError, at_capacity, bad_request
+from shared.store import redis_client
 
 QUEUED, IN_PROGRESS, COMPLETE, FAILED = "queued", "in-progress", "complete", "failed"
 FINISHED = (COMPLETE, FAILED)
@@ -29,12 +30,17 @@ EXPIRED, RENDER_FAILED, SINK_FAILED, UNDELIVERABLE, ERROR = (
 #: The longest Idempotency-Key accepted.
 MAX_IDEMPOTENCY_KEY = 255
 #: Every unfinished job, scored by its deadline: the backlog whose results the store must still fit.
+#: On a cluster, each shard counts its own jobs in ``tumorscope:unfinished:{<shard's tag>}``.
 UNFINISHED = "tumorscope:unfinished"
 #: What a finished job may take in the store, at most: a six-panel picture (~37 KiB), its summary,
 #: its hash and keys, with Redis's overheads (`make bench` measures the average).
 JOB_RESERVE_BYTES = 48 * 1024
 #: The share of ``maxmemory`` that jobs may fill; the rest is for the data set, keys and buffers.
 STORE_FILL_LIMIT = 0.95
+#: How long a 202 or a ``complete`` waits for the job's replicas (where its shard has any): WAIT.
+REPLICA_WAIT_SECONDS = 0.5
+#: How long a request whose Idempotency-Key another request just claimed waits for that one's job.
+CLAIM_WAIT_SECONDS = 2.0
 
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -48,6 +54,21 @@ def check_job_id(job_id: str) -> str:
     if not _JOB_ID.fullmatch(job_id):
         raise bad_request("invalid_job_id", "a job id is 32 lowercase hexadecimal characters")
     return job_id
+
+
+def job_key(job_id: str, part: str = "") -> str:
+    """A job's hash, or one ``part`` of it (``png``, ``summary``, ``lock``): all in the job's slot."""
+    return f"tumorscope:job:{{{job_id}}}{':' + part if part else ''}"
+
+
+def idempotency_record_key(key: str) -> str:
+    """Where an Idempotency-Key's job is kept (hashed: a client's key is not a Redis key)."""
+    return f"tumorscope:idempotency:{{{hashlib.sha256(key.encode()).hexdigest()}}}"
+
+
+def unfinished_key(shard_tag: str) -> str:
+    """The unfinished jobs of the shard with ``shard_tag`` (of the one Redis for "")."""
+    return f"{UNFINISHED}:{{{shard_tag}}}" if shard_tag else UNFINISHED
 
 
 def not_found(job_id: str) -> ApiError:
@@ -159,18 +180,23 @@ class JobStore:
         self.ttl = ttl_seconds
         self.deadline = deadline_seconds
 
-    @staticmethod
-    def key(job_id: str, part: str = "") -> str:
-        return f"tumorscope:job:{job_id}{':' + part if part else ''}"
+    key = staticmethod(job_key)
+    idempotency_key = staticmethod(idempotency_record_key)
 
-    @staticmethod
-    def idempotency_key(key: str) -> str:
-        """Where an Idempotency-Key's job is kept (hashed: a client's key is not a Redis key)."""
-        return f"tumorscope:idempotency:{hashlib.sha256(key.encode()).hexdigest()}"
+    def _unfinished(self, job_id: str) -> str:
+        """The count of unfinished jobs that ``job_id`` belongs in: its shard's."""
+        return unfinished_key(redis_client.shard_tag(self.redis, self.key(job_id)))
 
-    def _new(self, features: dict[str, float], trace_id: str | None) -> tuple[Job, dict[str, Any]]:
+    def _replicated(self, job_id: str) -> None:
+        """Return once the job's writes are on its shard's replicas too (NotReplicated: a 503)."""
+        redis_client.replicate(self.redis, self.key(job_id), self.ttl, REPLICA_WAIT_SECONDS)
+
+    def _new(
+        self, features: dict[str, float], trace_id: str | None, job_id: str | None = None
+    ) -> tuple[Job, dict[str, Any]]:
         now = time.time()
-        job = Job(new_job_id(), QUEUED, features, now, deadline_at=now + self.deadline, trace_id=trace_id)
+        job_id = job_id or new_job_id()
+        job = Job(job_id, QUEUED, features, now, deadline_at=now + self.deadline, trace_id=trace_id)
         fields = {
             "status": job.status,
             "features": json.dumps(features),
@@ -180,57 +206,72 @@ class JobStore:
         }
         return job, fields
 
-    def ensure_room(self) -> None:
-        """503 ``at_capacity`` unless a store with ``maxmemory`` fits one more job beside the backlog.
+    def ensure_room(self) -> str:
+        """A new job's id, or 503 ``at_capacity`` unless its store (on a cluster: its shard) fits it.
 
         Every unfinished job still has its picture to store, so a new job is admitted only while
         the memory in use plus ``JOB_RESERVE_BYTES`` for each unfinished job and the new one stays
         within ``STORE_FILL_LIMIT`` of ``maxmemory``: every accepted job can complete, however far
-        submits outrun render. Jobs past their deadline no longer count.
+        submits outrun render. Jobs past their deadline no longer count. Pass the id to
+        :meth:`create` or :meth:`create_once`: on a cluster the room checked is that job's shard's.
         """
+        job_id = new_job_id()
+        unfinished = self._unfinished(job_id)
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zremrangebyscore(UNFINISHED, "-inf", time.time())
-            pipe.zcard(UNFINISHED)
-            pipe.info("memory")
-            _, backlog, memory = pipe.execute()
+            pipe.zremrangebyscore(unfinished, "-inf", time.time())
+            pipe.zcard(unfinished)
+            _, backlog = pipe.execute()
+        memory = redis_client.memory(self.redis, self.key(job_id))
         limit = int(memory.get("maxmemory", 0)) * STORE_FILL_LIMIT
         if limit and memory["used_memory"] + (backlog + 1) * JOB_RESERVE_BYTES > limit:
             raise at_capacity()
+        return job_id
 
-    def _add(self, pipe: redis.client.Pipeline, job: Job, fields: dict[str, Any]) -> None:
-        pipe.hset(self.key(job.job_id), mapping=fields).expire(self.key(job.job_id), self.ttl)
-        pipe.zadd(UNFINISHED, {job.job_id: job.deadline_at})
+    def _add(self, job: Job, fields: dict[str, Any]) -> None:
+        """Store the job in its slot, count it on its shard, and return once its replicas have it.
 
-    def create(self, features: dict[str, float], trace_id: str | None = None) -> Job:
-        job, fields = self._new(features, trace_id)
-        with self.redis.pipeline() as pipe:
-            self._add(pipe, job, fields)
+        The count (its shard's, in another slot) comes first: a count left without its job, by a
+        failure in between, stops counting at its deadline.
+        """
+        self.redis.zadd(self._unfinished(job.job_id), {job.job_id: job.deadline_at})
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.key(job.job_id), mapping=fields).expire(self.key(job.job_id), self.ttl)
             pipe.execute()
+        self._replicated(job.job_id)
+
+    def create(
+        self, features: dict[str, float], trace_id: str | None = None, job_id: str | None = None
+    ) -> Job:
+        """A new queued job (with ``job_id`` from :meth:`ensure_room`, else a new id)."""
+        job, fields = self._new(features, trace_id, job_id)
+        self._add(job, fields)
         return job
 
     def create_once(
-        self, features: dict[str, float], idempotency_key: str, trace_id: str | None = None
+        self,
+        features: dict[str, float],
+        idempotency_key: str,
+        trace_id: str | None = None,
+        job_id: str | None = None,
     ) -> tuple[Job, bool]:
         """The job an earlier request with this key created (and False), or a new one (and True).
 
-        The key and the job are written in one transaction, so concurrent requests with one key
-        make one job. The same key with a different sample is a 409.
+        The key is claimed (SET NX) before its job is written: of concurrent requests with one
+        key, one makes the job and the others wait for it. The key and the job are in different
+        slots, so a claim whose job never appears is given up after CLAIM_WAIT_SECONDS. The same
+        key with a different sample is a 409.
         """
         where = self.idempotency_key(idempotency_key)
-        job, fields = self._new(features, trace_id)
-        record = json.dumps({"job_id": job.job_id, "fingerprint": fingerprint(features)})
-
-        def claim(pipe: redis.client.Pipeline) -> bytes | None:
-            earlier = pipe.get(where)
-            if earlier is None:
-                pipe.multi()
-                pipe.set(where, record, ex=self.ttl)
-                self._add(pipe, job, fields)
-            return earlier
-
-        earlier = self.redis.transaction(claim, where, value_from_callable=True)
-        if earlier is None:
+        job, fields = self._new(features, trace_id, job_id)
+        record = json.dumps(
+            {"job_id": job.job_id, "fingerprint": fingerprint(features), "at": job.submitted_at}
+        )
+        if self.redis.set(where, record, ex=self.ttl, nx=True):
+            self._add(job, fields)
             return job, True
+        earlier = self.redis.get(where)
+        if earlier is None:  # expired or forgotten just now: claim it again
+            return self.create_once(features, idempotency_key, trace_id, job_id)
         claimed = json.loads(earlier)
         if claimed["fingerprint"] != fingerprint(features):
             raise ApiError(
@@ -239,9 +280,12 @@ class JobStore:
                 "this Idempotency-Key was used with a different sample; use a new key for a new sample",
             )
         existing = self.get(claimed["job_id"])
+        while existing is None and time.time() < claimed.get("at", 0) + CLAIM_WAIT_SECONDS:
+            time.sleep(0.01)  # claimed a moment ago: its job is being written
+            existing = self.get(claimed["job_id"])
         if existing is None:  # deleted behind our back: the key no longer stands for a job
-            self.redis.delete(where)
-            return self.create_once(features, idempotency_key, trace_id)
+            self.forget_idempotency_key(idempotency_key, claimed["job_id"])
+            return self.create_once(features, idempotency_key, trace_id, job_id)
         return existing, False
 
     def forget_idempotency_key(self, idempotency_key: str, job_id: str) -> None:
@@ -263,13 +307,14 @@ class JobStore:
         """
         key = self.key(job_id)
 
-        def change(pipe: redis.client.Pipeline) -> bool:
+        def change(pipe: redis.client.Pipeline) -> tuple[bool, bool]:
+            """Whether ``fields`` were applied, and whether the job is finished now."""
             stored = pipe.hgetall(key)
             if not stored:
-                return False
+                return False, False
             job = Job.from_hash(job_id, stored)
             if job.status in FINISHED:
-                return False  # finished is final: a late or duplicate delivery changes nothing
+                return False, False  # finished is final: a late or duplicate delivery changes nothing
             now = time.time()
             applied = not job.overdue(now)
             pipe.multi()
@@ -288,12 +333,14 @@ class JobStore:
                         "error": expired.error,
                     },
                 )
-            if not applied or fields.get("status") in FINISHED:
-                pipe.zrem(UNFINISHED, job_id)
             pipe.expire(key, self.ttl)
-            return applied
+            return applied, not applied or fields.get("status") in FINISHED
 
-        return self.redis.transaction(change, key, value_from_callable=True)
+        applied, finished = self.redis.transaction(change, key, value_from_callable=True)
+        if finished:
+            self.redis.zrem(self._unfinished(job_id), job_id)
+            self._replicated(job_id)
+        return applied
 
     def mark_in_progress(self, job_id: str) -> bool:
         return self._update(job_id, {"status": IN_PROGRESS, "started_at": time.time()})
@@ -314,7 +361,7 @@ class JobStore:
     def delete(self, job_id: str) -> None:
         """Forget a job that was never accepted (DEL works on a full Redis, where writes do not)."""
         self.redis.delete(self.key(job_id))
-        self.redis.zrem(UNFINISHED, job_id)
+        self.redis.zrem(self._unfinished(job_id), job_id)
 
     def result(self, job_id: str, part: str) -> bytes | None:
         """A finished job's ``png`` or ``summary`` (JSON bytes)."""

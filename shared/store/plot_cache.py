@@ -65,13 +65,18 @@ class PlotCache:
         """The entity tag of a cached body: the body depends only on what the digest covers."""
         return digest[:32]
 
+    @staticmethod
+    def key(digest: str, part: str = "") -> str:
+        """A cached body, or its ``lock``: both in the digest's slot on a Redis Cluster."""
+        return f"{PREFIX}:{{{digest}}}{':' + part if part else ''}"
+
     def get(self, digest: str) -> bytes | None:
-        return self.redis.get(f"{PREFIX}:{digest}")
+        return self.redis.get(self.key(digest))
 
     def put(self, digest: str, body: bytes) -> None:
         """Cache ``body``; a cache that is full or down only means it is drawn again next time."""
         try:
-            self.redis.set(f"{PREFIX}:{digest}", body, ex=self.ttl)
+            self.redis.set(self.key(digest), body, ex=self.ttl)
         except RedisError as error:
             log.warning("graph %s: not cached (%s)", digest, error)
 
@@ -88,7 +93,7 @@ class PlotCache:
         if body is not None:
             return body, True
         lock = self.redis.lock(
-            f"{PREFIX}:{digest}:lock",
+            self.key(digest, "lock"),
             timeout=LOCK_SECONDS,
             sleep=LOCK_POLL_SECONDS,
             blocking_timeout=LOCK_SECONDS,
