@@ -1,7 +1,9 @@
 """The Redis connection every function shares: short timeouts, one quick retry; a single Redis or a Cluster.
 
 A URL whose scheme ends ``+cluster`` (``redis+cluster://host:port``, ``rediss+cluster://``) names a
-Redis Cluster: any one node of it, from which redis-py's cluster client learns the rest. Keys that
+Redis Cluster: one or more of its nodes (``redis+cluster://h1:6379,h2:6379``), from which redis-py's
+cluster client learns the rest; name several, or a DNS name of them all, so that a client that
+starts while one node is down still finds the cluster. Keys that
 one transaction touches share a hash tag (``{...}``), so they live in one slot of one shard.
 """
 
@@ -13,7 +15,7 @@ from typing import Any
 
 import redis
 from redis.backoff import ExponentialBackoff
-from redis.cluster import RedisCluster
+from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
 #: The URL schemes of a Redis Cluster; the rest of the URL is redis-py's.
@@ -50,8 +52,13 @@ class LazyCluster:
     """A RedisCluster made on first use: a function starts (and answers 503) while its cluster is down."""
 
     def __init__(self, url: str, **options: Any) -> None:
-        self._url = url
-        self._options = options
+        """``url``: ``redis+cluster://[user:password@]host:port[,host:port...][/0]``."""
+        scheme, rest = url.split("://", 1)
+        credentials, at, location = rest.rpartition("@")
+        hosts, slash, path = location.partition("/")
+        first, *others = hosts.split(",")
+        self._url = f"{scheme.split('+')[0]}://{credentials}{at}{first}{slash}{path}"
+        self._options = {**options, "startup_nodes": [_node(address) for address in others]}
         self._client: RedisCluster | None = None
         self._lock = threading.Lock()
 
@@ -71,6 +78,11 @@ class LazyCluster:
         return getattr(self.cluster, name)
 
 
+def _node(address: str) -> ClusterNode:
+    host, _, port = address.rpartition(":")
+    return ClusterNode(host, int(port)) if host else ClusterNode(address, 6379)
+
+
 def connect(url: str, timeout_seconds: float) -> redis.Redis:
     """A client for ``url`` (``redis://[:password@]host:port/db``, or ``redis+cluster://host:port``).
 
@@ -86,8 +98,7 @@ def connect(url: str, timeout_seconds: float) -> redis.Redis:
         "health_check_interval": 30,
     }
     if is_cluster_url(url):
-        scheme, rest = url.split("://", 1)
-        return LazyCluster(f"{scheme.split('+')[0]}://{rest}", **options)  # type: ignore[return-value]
+        return LazyCluster(url, **options)  # type: ignore[return-value]
     return redis.Redis.from_url(url, **options)
 
 
