@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -267,7 +268,12 @@ class JobStore:
             {"job_id": job.job_id, "fingerprint": fingerprint(features), "at": job.submitted_at}
         )
         if self.redis.set(where, record, ex=self.ttl, nx=True):
-            self._add(job, fields)
+            try:
+                self._add(job, fields)
+            except redis.exceptions.RedisError:  # no job: let a retry with the key make it
+                with contextlib.suppress(redis.exceptions.RedisError):
+                    self.redis.delete(where)
+                raise
             return job, True
         earlier = self.redis.get(where)
         if earlier is None:  # expired or forgotten just now: claim it again

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from redis.exceptions import RedisError
+
+from shared.store.redis_client import ANY_ERROR
 
 log = logging.getLogger("tumorscope")
 
@@ -77,7 +78,7 @@ class PlotCache:
         """Cache ``body``; a cache that is full or down only means it is drawn again next time."""
         try:
             self.redis.set(self.key(digest), body, ex=self.ttl)
-        except RedisError as error:
+        except ANY_ERROR as error:
             log.warning("graph %s: not cached (%s)", digest, error)
 
     def get_or_render(self, digest: str, render: Callable[[], bytes]) -> tuple[bytes, bool]:
@@ -87,7 +88,7 @@ class PlotCache:
         """
         try:
             body = self.get(digest)
-        except RedisError as error:  # down or hung: draw without it, and do not wait on it again
+        except ANY_ERROR as error:  # down or hung: draw without it, and do not wait on it again
             log.warning("graph %s: the plot cache is unavailable (%s); drawing", digest, error)
             return render(), False
         if body is not None:
@@ -101,7 +102,7 @@ class PlotCache:
         try:
             acquired = lock.acquire()
             body = self.get(digest)  # an identical request may have rendered it while we waited
-        except RedisError as error:
+        except ANY_ERROR as error:
             log.warning("graph %s: no lock from the plot cache (%s); drawing", digest, error)
             acquired, body = False, None
         try:
@@ -116,5 +117,5 @@ class PlotCache:
             if acquired:
                 try:
                     lock.release()
-                except RedisError:
+                except ANY_ERROR:
                     log.warning("graph %s: its lock expired while rendering", digest)

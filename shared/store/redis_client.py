@@ -29,9 +29,12 @@ UNAVAILABLE_ERRORS = (
     redis.exceptions.ClusterDownError,
     redis.exceptions.TryAgainError,
     redis.exceptions.AskError,  # and MovedError, its subclass
-    redis.exceptions.SlotNotCoveredError,
     redis.exceptions.ReadOnlyError,
+    # SlotNotCoveredError, and "no reachable node" while the client relearns the cluster's nodes
+    redis.exceptions.RedisClusterException,
 )
+#: Whatever a Redis or a cluster client may raise: for a cache, each only costs a drawing.
+ANY_ERROR = (redis.exceptions.RedisError, redis.exceptions.RedisClusterException)
 #: A write Redis refused for memory (``maxmemory`` with ``noeviction``): 503 ``at_capacity``.
 FULL_ERROR = redis.exceptions.OutOfMemoryError
 
