@@ -35,13 +35,6 @@ SECONDS = 6.0
 GIB = 2**30
 
 
-def _consecutive_free_ports(count: int) -> int:
-    first = free_port()
-    while not all(port_is_free(first + index) for index in range(count)):
-        first = free_port()
-    return first
-
-
 @contextmanager
 def _store(kind: str, work: Path) -> Iterator[tuple[str, redis.Redis | RedisCluster]]:
     """The store's URL and a client of it, for as long as the block runs."""
@@ -50,7 +43,7 @@ def _store(kind: str, work: Path) -> Iterator[tuple[str, redis.Redis | RedisClus
         processes = [start_redis(port, work / "redis-one")]
         url, client = f"redis://127.0.0.1:{port}/0", redis.Redis(port=port)
     else:
-        first = _consecutive_free_ports(6)
+        first = dev_cluster.free_ports(6, port_is_free)
         processes = start_cluster(first, 3, work / "redis-cluster")
         url = dev_cluster.cluster_url(first, 6)
         client = RedisCluster(host="127.0.0.1", port=first)

@@ -6,12 +6,15 @@ with plain CLUSTER commands (ADDSLOTSRANGE, MEET, REPLICATE), so no redis-cli is
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
 import redis
 
 SLOTS = 16384
+#: A node also listens on its port + 10000: the cluster bus, where the nodes talk to each other.
+BUS_OFFSET = 10000
 #: How long a primary may be silent before its replica takes over (cluster-node-timeout).
 NODE_TIMEOUT_MS = 2000
 #: How long the cluster may take to agree on its slots, and its replicas to sync.
@@ -75,6 +78,14 @@ def _knows(client: redis.Redis, node_id: str) -> bool:
     """Whether ``client``'s node knows ``node_id`` as a primary."""
     nodes = client.execute_command("CLUSTER NODES").values()
     return any(node["node_id"] == node_id and "master" in node["flags"] for node in nodes)
+
+
+def free_ports(count: int, is_free: Callable[[int], bool]) -> int:
+    """The first of ``count`` consecutive ports that are free, with their bus ports, by ``is_free``."""
+    first = 20000 + os.getpid() % 20000
+    while not all(is_free(port) and is_free(port + BUS_OFFSET) for port in range(first, first + count)):
+        first = 20000 + (first + count - 20000) % 35000
+    return first
 
 
 def cluster_url(first_port: int, nodes: int) -> str:

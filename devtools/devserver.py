@@ -518,7 +518,11 @@ def main() -> int:
     try:
         wanted = dict(planned.ports)
         for index, port in enumerate(planned.redis_ports()):
-            wanted[f"redis{f' node {index + 1}' if planned.redis_cluster else ''}"] = port
+            if planned.redis_cluster:
+                wanted[f"redis node {index + 1}"] = port
+                wanted[f"redis node {index + 1}'s cluster bus"] = port + cluster.BUS_OFFSET
+            else:
+                wanted["redis"] = port
         _check_ports(wanted)
         nodes = start_store(planned, processes, say)
         start_functions(planned, processes, say, interrupted)

@@ -6,7 +6,6 @@ tests share one cluster and run in file order: the last ones SIGKILL a primary, 
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import threading
@@ -23,7 +22,7 @@ from helpers import error_of
 from redis.cluster import RedisCluster
 
 from devtools import cluster as dev_cluster
-from devtools.devserver import SPECS, port_is_free, start_function, start_redis, stop
+from devtools.devserver import SPECS, free_port, port_is_free, start_function, start_redis, stop
 from devtools.devserver import start_cluster as start_redis_cluster
 from shared.config import BUNDLED_DATASET
 from shared.dataset.columns import column_key, current_version, load_file
@@ -39,14 +38,6 @@ PRIMARIES = 3
 NODE_TIMEOUT_MS = 1000
 #: How soon after a primary dies its shard must take jobs again (the private check allows 20 s).
 RECOVERY_SECONDS = 20
-
-
-def free_ports(count: int) -> int:
-    """The first of ``count`` consecutive free ports."""
-    for first in range(20000 + os.getpid() % 20000, 60000, count):
-        if all(port_is_free(first + index) for index in range(count)):
-            return first
-    raise AssertionError("no free ports")
 
 
 @dataclass
@@ -83,7 +74,7 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A cluster as DEV_REDIS_CLUSTER=3 makes one, the data set in it, and the four functions on it."""
-    first = free_ports(2 * PRIMARIES)
+    first = dev_cluster.free_ports(2 * PRIMARIES, port_is_free)
     directory = tmp_path_factory.mktemp("cluster")
     made = Cluster(first, directory, start_redis_cluster(first, PRIMARIES, directory, NODE_TIMEOUT_MS))
     functions: list[subprocess.Popen] = []
@@ -93,7 +84,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         for name in ("render", "status", "submit", "graph"):
             if name == "submit":
                 environ |= {"K_SINK": made.urls["render"], "STATUS_BASE_URL": made.urls["status"]}
-            port = free_ports(1)
+            port = free_port()
             log = open(directory / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
             functions.append(start_function(SPECS[name], port, environ, log))
             made.urls[name] = f"http://127.0.0.1:{port}"

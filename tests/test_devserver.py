@@ -22,6 +22,7 @@ import pytest
 import requests
 from redis.cluster import RedisCluster
 
+from devtools import cluster as dev_cluster
 from devtools.devserver import ROOT, free_port, port_is_free, start_process, stop, wait_for_port
 
 pytestmark = pytest.mark.integration
@@ -113,9 +114,7 @@ def test_ten_rounds_of_start_submit_stop_and_an_immediate_restart() -> None:
 def test_dev_redis_cluster_3_runs_three_primaries_and_three_replicas_on_six_ports() -> None:
     """A cluster whose state is ok, jobs on every primary, and a stop that leaves nothing behind."""
     env = dev_environment()
-    first = next(
-        p for p in range(30000 + os.getpid() % 20000, 65000, 6) if all(port_is_free(p + i) for i in range(6))
-    )
+    first = dev_cluster.free_ports(6, port_is_free)
     env |= {"DEV_REDIS_CLUSTER": "3", "DEV_REDIS_PORT": str(first), "RENDER_WARM_UP": "false"}
     dev = Dev(env)
     try:

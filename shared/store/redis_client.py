@@ -145,8 +145,16 @@ def shard_tag(client: Any, key: str) -> str:
         return ""
     primary = cluster.get_node_from_key(key)
     slots = cluster.nodes_manager.slots_cache
-    first = min(slot for slot, nodes in slots.items() if nodes and nodes[0].name == primary.name)
+    first = _first_slots.get(primary.name)
+    owner = slots.get(first) if first is not None else None
+    if not owner or owner[0].name != primary.name:  # not known yet, or the slots have moved
+        first = min(slot for slot, nodes in slots.items() if nodes and nodes[0].name == primary.name)
+        _first_slots[primary.name] = first
     return tag_for_slot(first)
+
+
+#: Each primary's first slot, as last seen (looking it up walks all 16384 slots).
+_first_slots: dict[str, int] = {}
 
 
 def replicate(client: Any, key: str, ttl_seconds: int, timeout_seconds: float) -> None:
