@@ -172,7 +172,10 @@ def replicate(client: Any, key: str, ttl_seconds: int, timeout_seconds: float) -
     with primary.pipeline(transaction=False) as pipe:
         pipe.expire(key, ttl_seconds)
         pipe.execute_command("WAIT", replicas, max(1, int(timeout_seconds * 1000)))
-        _, acknowledged = pipe.execute()
+        try:
+            _, acknowledged = pipe.execute()
+        except redis.exceptions.ResponseError as error:  # e.g. UNBLOCKED: it became a replica meanwhile
+            raise NotReplicated(f"WAIT for the replicas failed: {error}") from None
     if acknowledged < replicas:
         raise NotReplicated(
             f"{acknowledged} of {replicas} replica(s) acknowledged within {timeout_seconds:g} s"
