@@ -28,7 +28,7 @@ from shared.config import BUNDLED_DATASET
 from shared.dataset.columns import column_key, current_version, load_file
 from shared.store.jobs import JobStore, unfinished_key
 from shared.store.plot_cache import PREFIX as PLOT_PREFIX
-from shared.store.redis_client import connect, shard_tag
+from shared.store.redis_client import LazyCluster, connect, shard_tag
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("cluster")]
 
@@ -106,6 +106,14 @@ def assert_picture(cluster: Cluster, job_id: str) -> None:
     assert picture.status_code == 200
     assert picture.headers["Content-Type"] == "image/png"
     assert picture.content.startswith(b"\x89PNG")
+
+
+def test_a_cluster_url_names_its_first_node_and_the_others_as_startup_nodes() -> None:
+    client = connect("redis+cluster://:secret@redis-0.redis:6379,redis-1.redis:6380/0", 1)
+    assert isinstance(client, LazyCluster)  # nothing connects until the first command
+    assert client.node_url == "redis://:secret@redis-0.redis:6379/0"
+    assert [node.name for node in client.startup_nodes] == ["redis-1.redis:6380"]
+    assert isinstance(connect("redis://127.0.0.1:1/0", 1), redis.Redis)
 
 
 def test_the_cluster_has_three_shards_of_a_primary_and_a_replica(cluster: Cluster) -> None:

@@ -3,8 +3,8 @@
 A URL whose scheme ends ``+cluster`` (``redis+cluster://host:port``, ``rediss+cluster://``) names a
 Redis Cluster: one or more of its nodes (``redis+cluster://h1:6379,h2:6379``), from which redis-py's
 cluster client learns the rest; name several, or a DNS name of them all, so that a client that
-starts while one node is down still finds the cluster. Keys that
-one transaction touches share a hash tag (``{...}``), so they live in one slot of one shard.
+starts while one node is down still finds the cluster. Keys that one transaction touches share a
+hash tag (``{...}``), so they live in one slot of one shard.
 """
 
 from __future__ import annotations
@@ -60,8 +60,10 @@ class LazyCluster:
         credentials, at, location = rest.rpartition("@")
         hosts, slash, path = location.partition("/")
         first, *others = hosts.split(",")
-        self._url = f"{scheme.split('+')[0]}://{credentials}{at}{first}{slash}{path}"
-        self._options = {**options, "startup_nodes": [_node(address) for address in others]}
+        #: redis-py's URL of the first node named, and the others.
+        self.node_url = f"{scheme.split('+')[0]}://{credentials}{at}{first}{slash}{path}"
+        self.startup_nodes = [_node(address) for address in others]
+        self._options = options
         self._client: RedisCluster | None = None
         self._lock = threading.Lock()
 
@@ -70,7 +72,9 @@ class LazyCluster:
         with self._lock:
             if self._client is None:
                 try:
-                    self._client = RedisCluster.from_url(self._url, **self._options)
+                    self._client = RedisCluster.from_url(
+                        self.node_url, startup_nodes=self.startup_nodes, **self._options
+                    )
                 except redis.exceptions.RedisClusterException as error:  # no node answered
                     raise redis.exceptions.ConnectionError(
                         f"no node of the cluster answered: {error}"
