@@ -217,12 +217,12 @@ class JobStore:
         :meth:`create` or :meth:`create_once`: on a cluster the room checked is that job's shard's.
         """
         job_id = new_job_id()
-        unfinished = self._unfinished(job_id)
-        with self.redis.pipeline(transaction=False) as pipe:
+        unfinished = self._unfinished(job_id)  # on the primary that will hold the job
+        with redis_client.node_client(self.redis, self.key(job_id)).pipeline(transaction=False) as pipe:
             pipe.zremrangebyscore(unfinished, "-inf", time.time())
             pipe.zcard(unfinished)
-            _, backlog = pipe.execute()
-        memory = redis_client.memory(self.redis, self.key(job_id))
+            pipe.info("memory")
+            _, backlog, memory = pipe.execute()
         limit = int(memory.get("maxmemory", 0)) * STORE_FILL_LIMIT
         if limit and memory["used_memory"] + (backlog + 1) * JOB_RESERVE_BYTES > limit:
             raise at_capacity()

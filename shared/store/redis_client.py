@@ -124,11 +124,6 @@ def node_client(client: Any, key: str) -> redis.Redis:
     return cluster.get_redis_connection(cluster.get_node_from_key(key))
 
 
-def memory(client: Any, key: str) -> dict[str, Any]:
-    """INFO memory of the primary that holds ``key``: the shard whose room a write to it takes."""
-    return node_client(client, key).info("memory")
-
-
 @cache
 def tag_for_slot(slot: int) -> str:
     """A short hash tag whose keys fall in ``slot`` (found by trying ``s0``, ``s1``, ...)."""
