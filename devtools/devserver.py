@@ -439,9 +439,9 @@ def start_store(plan: Plan, processes: list[subprocess.Popen], say: Say) -> list
 
     Returns the nodes of its own cluster, if any: one of them may die (a failover), and make dev goes on.
     """
-    nodes: list[subprocess.Popen] = []
     from shared.store.redis_client import connect
 
+    nodes: list[subprocess.Popen] = []
     if plan.redis_cluster:
         nodes = start_cluster(plan.redis_port, plan.redis_cluster, ROOT / ".dev" / "redis-cluster")
         processes.extend(nodes)
