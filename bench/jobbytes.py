@@ -59,7 +59,7 @@ def measure(ctx: Context, submit_port: int) -> dict[str, list[float]]:
                     job_ids.append(json.loads(body)["job_id"])
                 added = set(ctx.client.scan_iter(count=1000)) - before
                 stored = sum(ctx.client.memory_usage(key, samples=0) or 0 for key in added) / len(job_ids)
-                pictures = [len(ctx.client.get(f"tumorscope:job:{job_id}:png")) for job_id in job_ids]
+                pictures = [len(ctx.client.get(JobStore.key(job_id, "png"))) for job_id in job_ids]
                 figures.setdefault(f"store_bytes_{count}", []).append(stored)
                 figures.setdefault(f"png_bytes_{count}", []).append(float(np.mean(pictures)))
                 figures.setdefault(f"rgba_png_bytes_{count}", []).append(_full_colour_png_bytes(ctx, job_ids))

@@ -279,6 +279,15 @@ def _rows_rows(rows: dict) -> list[Row]:
     ]
 
 
+def _cluster_rows(cluster: dict) -> list[Row]:
+    units = {"jobs/s": "jobs/s", "bytes per job": "KiB", "per GiB": "jobs"}
+    rows = []
+    for figure, values in cluster.items():
+        unit = next(u for suffix, u in units.items() if figure.endswith(suffix) or suffix in figure)
+        rows.append(Row(figure, unit, [v / 1024 for v in values] if unit == "KiB" else values))
+    return rows
+
+
 SECTIONS = (
     ("Cold start: spawn -> first real answer", "cold", _cold_rows),
     ("Warm latency (c1: Python client; c16: wrk) and req/s (wrk -t1, 1 s; drawn 2 s)", "warm", _warm_rows),
@@ -290,6 +299,7 @@ SECTIONS = (
     ("The data set over HTTP (bench/rows.py)", "rows", _rows_rows),
     ("Scale", "scale", _scale_rows),
     ("Every graph route: uncached after a load, then cached (/dataset: no cache)", "scale", _route_rows),
+    ("One Redis node against a cluster of three shards (bench/cluster.py)", "cluster", _cluster_rows),
 )
 HEADER = ["figure", "median", "min-max", "floor (median)", "ratio", "target", ""]
 

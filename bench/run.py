@@ -17,7 +17,7 @@ from pathlib import Path
 
 import redis
 
-from bench import coldstart, jobbytes, machine, plottime, report, rows, scale, turnaround, warm
+from bench import cluster, coldstart, jobbytes, machine, plottime, report, rows, scale, turnaround, warm
 from bench.context import Context
 from bench.load import Connection, wrk_binary
 from bench.services import peak_rss_mib, wait_idle
@@ -25,7 +25,7 @@ from devtools.devserver import ROOT, free_port, start_redis, stop
 from shared.config import BUNDLED_DATASET
 from shared.dataset.columns import load_file
 
-PHASES = ("cold", "warm", "plot", "jobs", "first", "store", "rows", "scale")
+PHASES = ("cold", "warm", "plot", "jobs", "first", "store", "rows", "scale", "cluster")
 RESULTS = ROOT / "bench" / "results.json"
 
 
@@ -87,6 +87,8 @@ def run(rounds: int, phases: list[str], work: Path) -> dict:
             _phase(results, "scale", lambda: scale.measure(ctx, services["graph"].port))
             results["scale_datasets"] = scale.DATASETS
             results["rss_after_scale"] = {"graph": peak_rss_mib(services["graph"])}
+        if "cluster" in phases:
+            _phase(results, "cluster", lambda: cluster.measure(ctx))
     finally:
         stop([service.process for service in ctx.services])
         stop([redis_process])

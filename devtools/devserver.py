@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from devtools import cluster
 from shared.config import Config, ConfigError, DevConfig, load_config, load_dev_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,6 +178,31 @@ def start_redis(port: int, directory: Path, *extra: str) -> subprocess.Popen:
     process = start_process(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     wait_for_port(port, process)
     return process
+
+
+def start_cluster(
+    first_port: int, primaries: int, directory: Path, node_timeout_ms: int = cluster.NODE_TIMEOUT_MS
+) -> list[subprocess.Popen]:
+    """A Redis Cluster: ``primaries`` primaries and a replica each, on ``first_port`` and the ports after.
+
+    Each node keeps its files in ``directory/<port>``, emptied first: the cluster is made anew.
+    Returns the processes, primaries first.
+    """
+    ports = [first_port + index for index in range(2 * primaries)]
+    processes: list[subprocess.Popen] = []
+    try:
+        for port in ports:
+            shutil.rmtree(directory / str(port), ignore_errors=True)
+            options = cluster.node_options(port, node_timeout_ms)
+            processes.append(start_redis(port, directory / str(port), *options))
+        cluster.create_cluster(ports, primaries)
+    except cluster.ClusterNotReady as error:
+        stop(processes)
+        raise StartError(str(error)) from None
+    except BaseException:
+        stop(processes)
+        raise
+    return processes
 
 
 def function_command(spec: FunctionSpec, port: int) -> list[str]:
@@ -379,12 +405,23 @@ class Plan:
     #: The environment every function gets beyond make dev's own.
     environ: Mapping[str, str]
     config: Config
+    #: The primaries of make dev's own Redis Cluster (each with a replica); 0: a single redis-server.
+    redis_cluster: int = 0
+
+    def redis_ports(self) -> list[int]:
+        """The ports of make dev's own redis-servers: none, one, or two a primary for a cluster."""
+        if self.redis_port is None:
+            return []
+        return [self.redis_port + index for index in range(2 * self.redis_cluster or 1)]
 
 
 def plan(dev: DevConfig, environ: Mapping[str, str]) -> Plan:
     """Wire the functions together (K_SINK at render, the explorer's URLs) and check their settings."""
     ports = dev.ports
-    redis_url = dev.redis_url or f"redis://127.0.0.1:{dev.redis_port}/0"
+    own = f"redis://127.0.0.1:{dev.redis_port}/0"
+    if dev.redis_cluster:  # every node, so that a function that starts while one is down finds the rest
+        own = cluster.cluster_url(dev.redis_port, 2 * dev.redis_cluster)
+    redis_url = dev.redis_url or own
     wiring = {
         "REDIS_URL": redis_url,
         "K_SINK": f"http://127.0.0.1:{ports['render']}",
@@ -393,18 +430,32 @@ def plan(dev: DevConfig, environ: Mapping[str, str]) -> Plan:
         "THREADS": str(dev.threads),
     }
     config = load_config({**environ, **wiring})
-    return Plan(ports, None if dev.redis_url else dev.redis_port, redis_url, wiring, config)
+    port = None if dev.redis_url else dev.redis_port
+    return Plan(ports, port, redis_url, wiring, config, 0 if dev.redis_url else dev.redis_cluster)
 
 
-def start_store(plan: Plan, processes: list[subprocess.Popen], say: Say) -> None:
-    """Start make dev's own redis-server (unless REDIS_URL names one) and load the data set into it."""
+def start_store(plan: Plan, processes: list[subprocess.Popen], say: Say) -> list[subprocess.Popen]:
+    """Start make dev's own redis-server (unless REDIS_URL names one) and load the data set into it.
+
+    Returns the nodes of its own cluster, if any: one of them may die (a failover), and make dev goes on.
+    """
     from shared.store.redis_client import connect
 
-    if plan.redis_port is not None:
+    nodes: list[subprocess.Popen] = []
+    if plan.redis_cluster:
+        nodes = start_cluster(plan.redis_port, plan.redis_cluster, ROOT / ".dev" / "redis-cluster")
+        processes.extend(nodes)
+        ports = plan.redis_ports()
+        say(
+            f"redis    {plan.redis_url} (its own Redis Cluster: {plan.redis_cluster} primaries and "
+            f"{plan.redis_cluster} replicas on ports {ports[0]}-{ports[-1]}, data in .dev/redis-cluster)"
+        )
+    elif plan.redis_port is not None:
         processes.append(start_redis(plan.redis_port, ROOT / ".dev" / "redis"))
         say(f"redis    {plan.redis_url} (its own redis-server, data in .dev/redis)")
     meta = load_dataset(plan.config, connect(plan.redis_url, 30), say)
     say(f"data set {meta['rows']} rows from {meta['source']}, version {meta['version'][:12]}")
+    return nodes
 
 
 def start_functions(
@@ -466,13 +517,17 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         wanted = dict(planned.ports)
-        if planned.redis_port is not None:
-            wanted["redis"] = planned.redis_port
+        for index, port in enumerate(planned.redis_ports()):
+            if planned.redis_cluster:
+                wanted[f"redis node {index + 1}"] = port
+                wanted[f"redis node {index + 1}'s cluster bus"] = port + cluster.BUS_OFFSET
+            else:
+                wanted["redis"] = port
         _check_ports(wanted)
-        start_store(planned, processes, say)
+        nodes = start_store(planned, processes, say)
         start_functions(planned, processes, say, interrupted)
         _print_ready(say, planned.ports, time.perf_counter() - started)
-        return supervise(processes, say, interrupted)
+        return supervise([p for p in processes if p not in nodes], say, interrupted)
     except StartError as error:
         say(f"make dev: {error}", error=True)
         return 1

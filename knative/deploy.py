@@ -28,7 +28,7 @@ from knative.readiness import Readiness, is_cluster_local, is_waited_for, readin
 from knative.smoke import SmokeError, Urls, journey
 
 ROOT = Path(__file__).resolve().parent.parent
-ENVIRONMENTS = ("test", "prod")
+ENVIRONMENTS = ("test", "prod", "prod-cluster")
 FIELD_MANAGER = "tumorscope-deploy"
 #: Images in the manifests are tumorscope/<function>:<tag>; --registry and --tag replace both parts.
 IMAGE_PREFIX = "tumorscope/"

@@ -91,7 +91,8 @@ LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: The longest TTL or deadline, and the largest body: Redis and Python take anything up to here.
 MAX_WHOLE = 2**31 - 1
-REDIS_SCHEMES = ("redis", "rediss", "unix")
+#: A single Redis, or (``+cluster``) any node of a Redis Cluster (shared/store/redis_client.py).
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 #: Any of these set (and OTEL_SDK_DISABLED not true) turns export on; the SDK reads the rest itself.
 OTEL_EXPORT_VARIABLES = (
     "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -170,7 +171,8 @@ def _log_level(environ: Mapping[str, str], default: str) -> str:
 
 
 def _redis_url(name: str, url: str) -> str:
-    """A URL redis-py can connect to: ``redis://``, ``rediss://`` or ``unix://``."""
+    """A URL redis-py can connect to: ``redis://``, ``rediss://``, ``unix://``, or a cluster's
+    ``redis+cluster://`` or ``rediss+cluster://``."""
     scheme = url.partition("://")[0].lower() if "://" in url else ""
     if scheme not in REDIS_SCHEMES:
         schemes = ", ".join(f"{s}://" for s in REDIS_SCHEMES)
@@ -308,6 +310,9 @@ class DevConfig:
     redis_url: str = ""
     #: functions-framework's THREADS for each function.
     threads: int = 4
+    #: DEV_REDIS_CLUSTER: 0, one redis-server; 3 or more, a Redis Cluster of that many primaries,
+    #: each with a replica, on DEV_REDIS_PORT and the ports after it.
+    redis_cluster: int = 0
 
 
 #: The functions make dev runs, each with its port's variable and default.
@@ -324,4 +329,19 @@ def load_dev_config(environ: Mapping[str, str] = os.environ) -> DevConfig:
         redis_port=_port(environ, "DEV_REDIS_PORT", DevConfig.redis_port),
         redis_url=_redis_url("REDIS_URL", redis_url) if redis_url else "",
         threads=_whole(environ, "THREADS", DevConfig.threads, "of threads", 1, 1024),
+        redis_cluster=_cluster_size(environ),
     )
+
+
+#: The most primaries ``DEV_REDIS_CLUSTER`` may ask for.
+MAX_DEV_PRIMARIES = 16
+
+
+def _cluster_size(environ: Mapping[str, str]) -> int:
+    """DEV_REDIS_CLUSTER: 0 (no cluster), or 3 to 16 primaries (a cluster fails over by majority)."""
+    primaries = _whole(environ, "DEV_REDIS_CLUSTER", 0, "of primaries", 0, MAX_DEV_PRIMARIES)
+    if primaries in (1, 2):
+        raise ConfigError(
+            f"DEV_REDIS_CLUSTER must be 0 or 3 to {MAX_DEV_PRIMARIES} primaries, not {primaries}"
+        )
+    return primaries

@@ -18,7 +18,7 @@ from reliability import PrivateRedis, deliver, deliver_until_acknowledged, job_s
 
 from shared.config import BUNDLED_DATASET
 from shared.dataset.columns import load_file
-from shared.store.jobs import STORE_FILL_LIMIT, UNFINISHED
+from shared.store.jobs import STORE_FILL_LIMIT, UNFINISHED, JobStore
 
 pytestmark = pytest.mark.integration
 
@@ -150,7 +150,7 @@ def test_render_that_cannot_store_a_result_answers_503_and_the_broker_retry_comp
     assert refused.status_code == 503  # Knative retries a 5xx, with backoff
     assert error_of(refused)["code"] == "at_capacity"
     assert job_status(status, job_id)["status"] == "queued"
-    assert client.keys(f"tumorscope:job:{job_id}:*") == []  # no half a result, no lock left
+    assert client.keys(JobStore.key(job_id, "*")) == []  # no half a result, no lock left
 
     drain(client)
     assert deliver_until_acknowledged(render, event)[-1] == 200

@@ -17,8 +17,10 @@ from build_files import COMPOSE_FILE, DOCKERFILE, FUNCTIONS, ROOT, images
 from dockerfile_parse import DockerfileParser
 
 from devtools.devserver import free_port
+from shared.config import load_config
 
 IMAGE_PORT = 8080  # the Dockerfile's EXPOSE and PORT
+CLUSTER_URL = "redis+cluster://redis-node-0:6379,redis-node-1:6379,redis-node-2:6379"
 
 
 def compose_config(**environ: str) -> dict:
@@ -47,7 +49,25 @@ def services() -> dict[str, dict]:
 
 
 def test_docker_compose_accepts_the_file_and_it_has_every_service(services):
-    assert set(services) == {"redis", "redis-cache", *FUNCTIONS, "gateway"}
+    default = {name for name, service in services.items() if not service.get("profiles")}
+    assert default == {"redis", "redis-cache", *FUNCTIONS, "gateway"}
+
+
+def test_the_cluster_profile_adds_a_redis_cluster_of_six_nodes_that_store_url_names():
+    services = compose_config(STORE_URL=CLUSTER_URL)["services"]
+    nodes = [f"redis-node-{index}" for index in range(6)]
+    cluster = {name for name, service in services.items() if service.get("profiles") == ["cluster"]}
+    assert cluster == {*nodes, "redis-cluster-create"}
+    for name in nodes:
+        assert option(services[name], "--cluster-enabled") == "yes"
+        assert option(services[name], "--maxmemory-policy") == "noeviction"
+        assert services[name]["image"] == services["redis"]["image"]  # the same redis-server
+    create = services["redis-cluster-create"]
+    assert set(create["depends_on"]) == set(nodes)
+    assert "--cluster-replicas 1" in create["command"][0]
+    for function in FUNCTIONS:
+        assert services[function]["environment"]["REDIS_URL"] == CLUSTER_URL
+    assert load_config({"REDIS_URL": CLUSTER_URL}).redis_url == CLUSTER_URL
 
 
 def test_images_default_to_tumorscope_and_follow_registry_and_tag():

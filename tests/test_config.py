@@ -137,7 +137,7 @@ def test_numbers_in_range_are_taken_as_given() -> None:
             "RENDER_LOCK_SECONDS": "90",
             "LOG_LEVEL": "debug",
             "REDIS_URL": "rediss://:secret@redis.example.com:6380/0",
-            "CACHE_REDIS_URL": "unix:///run/redis.sock",
+            "CACHE_REDIS_URL": "redis+cluster://redis-0.redis:6379,redis-1.redis:6379",
         }
     )
     assert (config.job_ttl_seconds, config.job_deadline_seconds) == (1, 2**31 - 1)
@@ -147,18 +147,21 @@ def test_numbers_in_range_are_taken_as_given() -> None:
         90.0,
     )
     assert config.log_level == "DEBUG"
-    assert config.cache_redis_url == "unix:///run/redis.sock"
+    assert config.cache_redis_url == "redis+cluster://redis-0.redis:6379,redis-1.redis:6379"
 
 
 def test_make_dev_reads_its_ports_and_threads_with_the_same_care() -> None:
     dev = load_dev_config({"SUBMIT_PORT": "9001", "DEV_REDIS_PORT": "9005", "THREADS": "2"})
     assert dev.ports == {"submit": 9001, "status": 8082, "render": 8083, "graph": 8084}
-    assert (dev.redis_port, dev.redis_url, dev.threads) == (9005, "", 2)
+    assert (dev.redis_port, dev.redis_url, dev.threads, dev.redis_cluster) == (9005, "", 2, 0)
+    assert load_dev_config({"DEV_REDIS_CLUSTER": "3"}).redis_cluster == 3
     for variable, value in [
         ("GRAPH_PORT", "65536"),
         ("STATUS_PORT", "0"),
         ("DEV_REDIS_PORT", "x"),
         ("THREADS", "0"),
+        ("DEV_REDIS_CLUSTER", "2"),  # a cluster fails over by a majority of 3 primaries or more
+        ("DEV_REDIS_CLUSTER", "17"),
     ]:
         with pytest.raises(ConfigError, match=f"^{variable} must be "):
             load_dev_config({variable: value})

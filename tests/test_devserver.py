@@ -20,7 +20,9 @@ import time
 import psutil
 import pytest
 import requests
+from redis.cluster import RedisCluster
 
+from devtools import cluster as dev_cluster
 from devtools.devserver import ROOT, free_port, port_is_free, start_process, stop, wait_for_port
 
 pytestmark = pytest.mark.integration
@@ -107,6 +109,31 @@ def test_ten_rounds_of_start_submit_stop_and_an_immediate_restart() -> None:
             dev.process.kill()
             raise
         stop_group_and_wait(dev, signum)
+
+
+def test_dev_redis_cluster_3_runs_three_primaries_and_three_replicas_on_six_ports() -> None:
+    """A cluster whose state is ok, jobs on every primary, and a stop that leaves nothing behind."""
+    env = dev_environment()
+    first = dev_cluster.free_ports(6, port_is_free)
+    env |= {"DEV_REDIS_CLUSTER": "3", "DEV_REDIS_PORT": str(first), "RENDER_WARM_UP": "false"}
+    dev = Dev(env)
+    try:
+        dev.line_starting("ready in", 90)
+        assert f"ports {first}-{first + 5}" in dev.line_starting("redis ")
+        cluster = RedisCluster(host="127.0.0.1", port=first + 3)
+        info = cluster.cluster_info()
+        assert (info["cluster_state"], info["cluster_size"], info["cluster_known_nodes"]) == ("ok", "3", "6")
+        jobs = [
+            requests.post(f"{dev.url('SUBMIT_PORT')}/submit", json={"radius_mean": 14.5}, timeout=30)
+            for _ in range(12)
+        ]
+        assert [job.json()["status"] for job in jobs] == ["complete"] * 12
+        for node in cluster.get_primaries():
+            assert any(cluster.get_redis_connection(node).scan_iter("tumorscope:job:*"))
+    except BaseException:
+        dev.process.kill()
+        raise
+    stop_group_and_wait(dev, signal.SIGTERM, at_least=14)
 
 
 def test_start_order_is_consumers_first_and_the_data_set_before_any_function() -> None:

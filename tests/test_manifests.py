@@ -381,3 +381,38 @@ def test_no_manifest_holds_a_password():
     texts = [p.read_text() for p in Path(ROOT / "knative").rglob("*.yaml")]
 
     assert not [t for t in texts if re.search(r"(?i)(requirepass|password)\s*[:=]\s*['\"]?\w{6,}", t)]
+
+
+def test_prod_cluster_is_prod_with_its_store_a_redis_cluster_of_six_nodes():
+    """A StatefulSet of six with claims and anti-affinity, a PDB, and a Job that makes the cluster."""
+    objects = built("prod-cluster")
+    for obj in objects:
+        if obj["apiVersion"].split("/")[0] not in KNATIVE_GROUPS:
+            kubernetes_validate.validate(obj, "1.33", strict=True)
+    assert not [o for o in objects if o["metadata"]["name"] in ("tumorscope-redis", "tumorscope-redis-data")
+                and o["kind"] != "Secret"]  # fmt: skip
+    nodes = find(objects, "StatefulSet", "tumorscope-redis-cluster")
+    assert nodes["spec"]["replicas"] == 6
+    pod = nodes["spec"]["template"]["spec"]
+    assert pod["affinity"]["podAntiAffinity"]
+    assert nodes["spec"]["volumeClaimTemplates"][0]["spec"]["accessModes"] == ["ReadWriteOnce"]
+    config = find(objects, "ConfigMap", nodes_config_map(pod))["data"]["cluster.conf"]
+    assert "cluster-enabled yes" in config
+    assert "maxmemory-policy noeviction" in config
+    assert "appendonly yes" in config
+    budget = find(objects, "PodDisruptionBudget", "tumorscope-redis-cluster")
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"] == nodes["spec"]["selector"]["matchLabels"]
+    create = find(objects, "Job", "tumorscope-redis-cluster-create")
+    assert "--cluster-replicas 1" in container(create)["args"][0]
+    assert find(objects, "Service", "tumorscope-redis-cluster")["spec"]["clusterIP"] == "None"
+    for name in FUNCTIONS:
+        url = environment("prod-cluster", knative_service("prod-cluster", name))["REDIS_URL"]
+        assert url.startswith("redis+cluster://")
+        assert load_config({"REDIS_URL": url}).redis_url == url
+    job = find(objects, "Job", "tumorscope-load-dataset")
+    assert environment("prod-cluster", job)["REDIS_URL"].startswith("redis+cluster://")
+
+
+def nodes_config_map(pod: dict) -> str:
+    return next(v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v)

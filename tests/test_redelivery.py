@@ -58,7 +58,7 @@ def test_one_event_delivered_eight_times_at_once_renders_once(function_processes
     assert done.status == "complete"
     assert outcomes(function_processes, render, job.job_id).count("rendered") == 1
     assert jobs.result(job.job_id, "png").startswith(b"\x89PNG")
-    keys = sorted(k.decode() for k in jobs.redis.keys(f"tumorscope:job:{job.job_id}*"))
+    keys = sorted(k.decode() for k in jobs.redis.keys(jobs.key(job.job_id) + "*"))
     assert keys == [jobs.key(job.job_id), jobs.key(job.job_id, "png"), jobs.key(job.job_id, "summary")]
 
 
@@ -92,7 +92,7 @@ def test_an_event_for_a_job_that_expired_is_acknowledged_and_logged(
     assert outcomes(function_processes, render, job.job_id) == ["unknown-job"]
     [line] = [line for line in log_lines(function_processes.log_dir, render, "render") if job.job_id in line]
     assert line.startswith("WARNING")
-    assert not short_lived.redis.keys(f"tumorscope:job:{job.job_id}*")  # nothing brought back
+    assert not short_lived.redis.keys(short_lived.key(job.job_id) + "*")  # nothing brought back
 
 
 def test_an_event_for_a_job_that_never_existed_is_acknowledged_once_not_retried(

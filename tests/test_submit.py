@@ -9,6 +9,7 @@ import requests
 from cloudevents.http import from_http
 from helpers import error_of
 
+from shared.store.jobs import JobStore
 from shared.web.events import JOB_SUBMITTED, SOURCE
 
 pytestmark = pytest.mark.integration
@@ -47,9 +48,9 @@ def test_submit_emits_a_binary_mode_job_submitted_event(submit_to_sink, event_si
     assert event["tenant"] == "demo"
     assert event["datacontenttype"] == "application/json"
     assert event.data == {"job_id": job["job_id"], "features": {"radius_mean": 14.5, "area_mean": 600.0}}
-    stored = loaded_redis.client().hgetall(f"tumorscope:job:{job['job_id']}")
+    stored = loaded_redis.client().hgetall(JobStore.key(job["job_id"]))
     assert stored[b"status"] == b"queued"
-    assert 0 < loaded_redis.client().ttl(f"tumorscope:job:{job['job_id']}") <= 86400
+    assert 0 < loaded_redis.client().ttl(JobStore.key(job["job_id"])) <= 86400
 
 
 def test_a_sink_that_refuses_fails_the_job_and_answers_503(submit_to_sink, event_sink, loaded_redis) -> None:

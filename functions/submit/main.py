@@ -47,13 +47,13 @@ def submit_sample(request: flask.Request) -> flask.Response:
         check_idempotency_key(key)
     sample = parse_sample(read_json(request, CONFIG.max_body_bytes))
     limit_headers = SUBMITS.check(client)
-    owner = JOBS.ensure_room(client)
+    admitted = JOBS.ensure_room(client)  # on a Redis Cluster, the room of the shard this job will be on
     trace = tracing.current()
     trace_id = trace.trace_id if trace else None
     if key is None:
-        job, created = JOBS.create(sample, trace_id, owner), True
+        job, created = JOBS.create(sample, trace_id, admitted.job_id, admitted.owner), True
     else:
-        job, created = JOBS.create_once(sample, key, trace_id, owner)
+        job, created = JOBS.create_once(sample, key, trace_id, admitted.job_id, admitted.owner)
     logs.bind(job_id=job.job_id)
     links = _links(job.job_id)
     body = {"job_id": job.job_id, "status": job.status, **links}

@@ -1,10 +1,11 @@
 """The data set in Redis, column by column, and the in-memory cache of decoded columns.
 
 Layout: ``tumorscope:dataset:current`` holds the version (the CSV's sha256);
-``tumorscope:dataset:<version>:<feature>`` holds that column as little-endian float64 bytes,
+``tumorscope:dataset:{<version>}:<feature>`` holds that column as little-endian float64 bytes,
 ``...:diagnosis`` one byte a row (1 = malignant), ``...:id`` each case's id as little-endian int64,
 ``...:meta`` a hash of counts, origin and ``layout`` (LAYOUT; data sets stored before ids were kept
-have none, and no ``id`` column).
+have none, and no ``id`` column). A version's keys share the hash tag ``{<version>}``: on a Redis
+Cluster they are in one slot.
 
 Command line: ``python -m shared.dataset load PATH`` or ``python -m shared.dataset info``.
 """
@@ -47,7 +48,8 @@ class MissingIds(NoDataset):
 
 
 def column_key(version: str, name: str) -> str:
-    return f"{PREFIX}:{version}:{name}"
+    """One column (or ``meta``) of a version; a version's keys share its hash tag, and so one slot."""
+    return f"{PREFIX}:{{{version}}}:{name}"
 
 
 def current_version(client: redis.Redis) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -15,6 +16,7 @@ from typing import Any
 import redis
 
 from shared.errors import ApiError, at_capacity, bad_request
+from shared.store import redis_client
 
 QUEUED, IN_PROGRESS, COMPLETE, FAILED = "queued", "in-progress", "complete", "failed"
 FINISHED = (COMPLETE, FAILED)
@@ -30,12 +32,17 @@ EXPIRED, RENDER_FAILED, SINK_FAILED, UNDELIVERABLE, ERROR = (
 #: The longest Idempotency-Key accepted.
 MAX_IDEMPOTENCY_KEY = 255
 #: Every unfinished job, scored by its deadline: the backlog whose results the store must still fit.
+#: On a cluster, each shard counts its own jobs in ``tumorscope:unfinished:{<shard's tag>}``.
 UNFINISHED = "tumorscope:unfinished"
 #: What a finished job may take in the store, at most: a six-panel picture (~37 KiB), its summary,
 #: its hash and keys, with Redis's overheads (`make bench` measures the average).
 JOB_RESERVE_BYTES = 48 * 1024
 #: The share of ``maxmemory`` that jobs may fill; the rest is for the data set, keys and buffers.
 STORE_FILL_LIMIT = 0.95
+#: How long a 202 or a ``complete`` waits for the job's replicas (where its shard has any): WAIT.
+REPLICA_WAIT_SECONDS = 0.5
+#: How long a request whose Idempotency-Key another request just claimed waits for that one's job.
+CLAIM_WAIT_SECONDS = 2.0
 
 #: How long a client's record of its live jobs outlives its newest one.
 CLIENT_RECORD_GRACE_SECONDS = 60
@@ -52,6 +59,21 @@ def check_job_id(job_id: str) -> str:
     if not _JOB_ID.fullmatch(job_id):
         raise bad_request("invalid_job_id", "a job id is 32 lowercase hexadecimal characters")
     return job_id
+
+
+def job_key(job_id: str, part: str = "") -> str:
+    """A job's hash, or one ``part`` of it (``png``, ``summary``, ``lock``): all in the job's slot."""
+    return f"tumorscope:job:{{{job_id}}}{':' + part if part else ''}"
+
+
+def idempotency_record_key(key: str) -> str:
+    """Where an Idempotency-Key's job is kept (hashed: a client's key is not a Redis key)."""
+    return f"tumorscope:idempotency:{{{hashlib.sha256(key.encode()).hexdigest()}}}"
+
+
+def unfinished_key(shard_tag: str) -> str:
+    """The unfinished jobs of the shard with ``shard_tag`` (of the one Redis for "")."""
+    return f"{UNFINISHED}:{{{shard_tag}}}" if shard_tag else UNFINISHED
 
 
 def not_found(job_id: str) -> ApiError:
@@ -94,6 +116,15 @@ class Owner:
 
     client: str
     max_jobs: int | None = None
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What :meth:`JobStore.ensure_room` admits: the new job's id (on a cluster it names the shard
+    whose room was checked), and the owner its share is counted against, if any."""
+
+    job_id: str
+    owner: Owner | None = None
 
 
 def quota_exceeded(live: int, retry_after: int) -> ApiError:
@@ -196,18 +227,23 @@ class JobStore:
         #: The most of the store's room one client's live jobs may take (CLIENT_STORE_SHARE).
         self.client_share = client_share
 
-    @staticmethod
-    def key(job_id: str, part: str = "") -> str:
-        return f"tumorscope:job:{job_id}{':' + part if part else ''}"
+    key = staticmethod(job_key)
+    idempotency_key = staticmethod(idempotency_record_key)
 
-    @staticmethod
-    def idempotency_key(key: str) -> str:
-        """Where an Idempotency-Key's job is kept (hashed: a client's key is not a Redis key)."""
-        return f"tumorscope:idempotency:{hashlib.sha256(key.encode()).hexdigest()}"
+    def _unfinished(self, job_id: str) -> str:
+        """The count of unfinished jobs that ``job_id`` belongs in: its shard's."""
+        return unfinished_key(redis_client.shard_tag(self.redis, self.key(job_id)))
 
-    def _new(self, features: dict[str, float], trace_id: str | None) -> tuple[Job, dict[str, Any]]:
+    def _replicated(self, job_id: str) -> None:
+        """Return once the job's writes are on its shard's replicas too (NotReplicated: a 503)."""
+        redis_client.replicate(self.redis, self.key(job_id), self.ttl, REPLICA_WAIT_SECONDS)
+
+    def _new(
+        self, features: dict[str, float], trace_id: str | None, job_id: str | None = None
+    ) -> tuple[Job, dict[str, Any]]:
         now = time.time()
-        job = Job(new_job_id(), QUEUED, features, now, deadline_at=now + self.deadline, trace_id=trace_id)
+        job_id = job_id or new_job_id()
+        job = Job(job_id, QUEUED, features, now, deadline_at=now + self.deadline, trace_id=trace_id)
         fields = {
             "status": job.status,
             "features": json.dumps(features),
@@ -217,32 +253,37 @@ class JobStore:
         }
         return job, fields
 
-    def ensure_room(self, client: str | None = None) -> Owner | None:
-        """503 ``at_capacity`` unless a store with ``maxmemory`` fits one more job beside the backlog.
+    def ensure_room(self, client: str | None = None) -> Admission:
+        """A new job's id, or 503 ``at_capacity`` unless its store (on a cluster: its shard) fits it.
 
         Every unfinished job still has its picture to store, so a new job is admitted only while
         the memory in use plus ``JOB_RESERVE_BYTES`` for each unfinished job and the new one stays
         within ``STORE_FILL_LIMIT`` of ``maxmemory``: every accepted job can complete, however far
-        submits outrun render. Jobs past their deadline no longer count.
+        submits outrun render. Jobs past their deadline no longer count. Pass the admission to
+        :meth:`create` or :meth:`create_once`: on a cluster the room checked is that job's shard's.
 
-        For a ``client``, the owner to create the job with: it may keep ``client_share`` of that
-        room in live jobs, each counted at ``JOB_RESERVE_BYTES``, which is more than a job takes.
+        For a ``client``, the admission names the owner to count the job against: it may keep
+        ``client_share`` of that room in live jobs, each counted at ``JOB_RESERVE_BYTES``, which is
+        more than a job takes.
         """
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zremrangebyscore(UNFINISHED, "-inf", time.time())
-            pipe.zcard(UNFINISHED)
+        job_id = new_job_id()
+        unfinished = self._unfinished(job_id)  # on the primary that will hold the job
+        with redis_client.node_client(self.redis, self.key(job_id)).pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(unfinished, "-inf", time.time())
+            pipe.zcard(unfinished)
             pipe.info("memory")
             _, backlog, memory = pipe.execute()
         limit = int(memory.get("maxmemory", 0)) * STORE_FILL_LIMIT
         if limit and memory["used_memory"] + (backlog + 1) * JOB_RESERVE_BYTES > limit:
             raise at_capacity()
         if client is None:
-            return None
-        return Owner(client, max(1, int(limit * self.client_share / JOB_RESERVE_BYTES)) if limit else None)
+            return Admission(job_id)
+        max_jobs = max(1, int(limit * self.client_share / JOB_RESERVE_BYTES)) if limit else None
+        return Admission(job_id, Owner(client, max_jobs))
 
-    def _check_share(self, pipe: redis.client.Pipeline, owner: Owner | None) -> None:
+    def _check_share(self, pipe: redis.client.Pipeline, owner: Owner) -> None:
         """Inside a WATCH on the owner's record: 429 ``quota_exceeded`` once it keeps its share."""
-        if owner is None or owner.max_jobs is None:
+        if owner.max_jobs is None:
             return
         now = time.time()
         where = client_jobs_key(owner.client)
@@ -251,30 +292,60 @@ class JobStore:
             [(_, leaves_at)] = pipe.zrangebyscore(where, now, "+inf", start=0, num=1, withscores=True)
             raise quota_exceeded(live, max(1, math.ceil(leaves_at - now)))
 
-    def _add(
-        self, pipe: redis.client.Pipeline, job: Job, fields: dict[str, Any], owner: Owner | None
-    ) -> None:
-        pipe.hset(self.key(job.job_id), mapping=fields).expire(self.key(job.job_id), self.ttl)
-        pipe.zadd(UNFINISHED, {job.job_id: job.deadline_at})
-        if owner is not None:  # a job finished by its deadline leaves the store a TTL after, at the latest
-            where = client_jobs_key(owner.client)
-            pipe.zremrangebyscore(where, "-inf", time.time())
-            pipe.zadd(where, {job.job_id: job.deadline_at + self.ttl})
-            pipe.expire(where, math.ceil(self.deadline + self.ttl) + CLIENT_RECORD_GRACE_SECONDS)
-
-    def create(
-        self, features: dict[str, float], trace_id: str | None = None, owner: Owner | None = None
-    ) -> Job:
-        """A new queued job; counted against ``owner``'s share (429 once it keeps its share)."""
-        job, fields = self._new(features, trace_id)
+    def _count_against(self, owner: Owner | None, job: Job) -> None:
+        """Add ``job`` to its owner's live jobs, or 429 once it keeps its share: WATCH and MULTI on
+        the owner's one key (its own slot on a cluster), before the job itself is written."""
+        if owner is None:
+            return
+        where = client_jobs_key(owner.client)
 
         def admit(pipe: redis.client.Pipeline) -> None:
             self._check_share(pipe, owner)
             pipe.multi()
-            self._add(pipe, job, fields, owner)
+            pipe.zremrangebyscore(where, "-inf", time.time())
+            # a job finished by its deadline leaves the store a TTL after, at the latest
+            pipe.zadd(where, {job.job_id: job.deadline_at + self.ttl})
+            pipe.expire(where, math.ceil(self.deadline + self.ttl) + CLIENT_RECORD_GRACE_SECONDS)
 
-        watched = (client_jobs_key(owner.client),) if owner is not None else ()
-        self.redis.transaction(admit, *watched)
+        self.redis.transaction(admit, where)
+
+    def _uncount(self, owner: Owner | None, job_id: str) -> None:
+        if owner is not None:
+            with contextlib.suppress(redis.exceptions.RedisError):
+                self.redis.zrem(client_jobs_key(owner.client), job_id)
+
+    def _add(self, job: Job, fields: dict[str, Any]) -> None:
+        """Store the job in its slot, count it on its shard, and return once its replicas have it.
+
+        The count (its shard's, in another slot) comes first: a count left without its job, by a
+        failure in between, stops counting at its deadline.
+        """
+        self.redis.zadd(self._unfinished(job.job_id), {job.job_id: job.deadline_at})
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.key(job.job_id), mapping=fields).expire(self.key(job.job_id), self.ttl)
+            pipe.execute()
+        self._replicated(job.job_id)
+
+    def _add_owned(self, job: Job, fields: dict[str, Any], owner: Owner | None) -> None:
+        """:meth:`_add`, counted against ``owner`` first (429 once it keeps its share)."""
+        self._count_against(owner, job)
+        try:
+            self._add(job, fields)
+        except redis.exceptions.RedisError:
+            self._uncount(owner, job.job_id)
+            raise
+
+    def create(
+        self,
+        features: dict[str, float],
+        trace_id: str | None = None,
+        job_id: str | None = None,
+        owner: Owner | None = None,
+    ) -> Job:
+        """A new queued job (``job_id`` and ``owner`` from :meth:`ensure_room`, else a new id and no
+        owner); counted against ``owner``'s share (429 once it keeps its share)."""
+        job, fields = self._new(features, trace_id, job_id)
+        self._add_owned(job, fields, owner)
         return job
 
     def create_once(
@@ -282,30 +353,32 @@ class JobStore:
         features: dict[str, float],
         idempotency_key: str,
         trace_id: str | None = None,
+        job_id: str | None = None,
         owner: Owner | None = None,
     ) -> tuple[Job, bool]:
         """The job an earlier request with this key created (and False), or a new one (and True).
 
-        The key and the job are written in one transaction, so concurrent requests with one key
-        make one job. The same key with a different sample is a 409.
+        The key is claimed (SET NX) before its job is written: of concurrent requests with one
+        key, one makes the job and the others wait for it. The key and the job are in different
+        slots, so a claim whose job never appears is given up after CLAIM_WAIT_SECONDS. The same
+        key with a different sample is a 409.
         """
         where = self.idempotency_key(idempotency_key)
-        job, fields = self._new(features, trace_id)
-        record = json.dumps({"job_id": job.job_id, "fingerprint": fingerprint(features)})
-
-        def claim(pipe: redis.client.Pipeline) -> bytes | None:
-            earlier = pipe.get(where)
-            if earlier is None:
-                self._check_share(pipe, owner)
-                pipe.multi()
-                pipe.set(where, record, ex=self.ttl)
-                self._add(pipe, job, fields, owner)
-            return earlier
-
-        watched = (where, *((client_jobs_key(owner.client),) if owner is not None else ()))
-        earlier = self.redis.transaction(claim, *watched, value_from_callable=True)
-        if earlier is None:
+        job, fields = self._new(features, trace_id, job_id)
+        record = json.dumps(
+            {"job_id": job.job_id, "fingerprint": fingerprint(features), "at": job.submitted_at}
+        )
+        if self.redis.set(where, record, ex=self.ttl, nx=True):
+            try:
+                self._add_owned(job, fields, owner)
+            except (redis.exceptions.RedisError, ApiError):  # no job: let a retry with the key make it
+                with contextlib.suppress(redis.exceptions.RedisError):
+                    self.redis.delete(where)
+                raise
             return job, True
+        earlier = self.redis.get(where)
+        if earlier is None:  # expired or forgotten just now: claim it again
+            return self.create_once(features, idempotency_key, trace_id, job_id, owner)
         claimed = json.loads(earlier)
         if claimed["fingerprint"] != fingerprint(features):
             raise ApiError(
@@ -314,9 +387,12 @@ class JobStore:
                 "this Idempotency-Key was used with a different sample; use a new key for a new sample",
             )
         existing = self.get(claimed["job_id"])
+        while existing is None and time.time() < claimed.get("at", 0) + CLAIM_WAIT_SECONDS:
+            time.sleep(0.01)  # claimed a moment ago: its job is being written
+            existing = self.get(claimed["job_id"])
         if existing is None:  # deleted behind our back: the key no longer stands for a job
-            self.redis.delete(where)
-            return self.create_once(features, idempotency_key, trace_id, owner)
+            self.forget_idempotency_key(idempotency_key, claimed["job_id"])
+            return self.create_once(features, idempotency_key, trace_id, job_id, owner)
         return existing, False
 
     def forget_idempotency_key(self, idempotency_key: str, job_id: str) -> None:
@@ -338,13 +414,14 @@ class JobStore:
         """
         key = self.key(job_id)
 
-        def change(pipe: redis.client.Pipeline) -> bool:
+        def change(pipe: redis.client.Pipeline) -> tuple[bool, bool]:
+            """Whether ``fields`` were applied, and whether the job is finished now."""
             stored = pipe.hgetall(key)
             if not stored:
-                return False
+                return False, False
             job = Job.from_hash(job_id, stored)
             if job.status in FINISHED:
-                return False  # finished is final: a late or duplicate delivery changes nothing
+                return False, False  # finished is final: a late or duplicate delivery changes nothing
             now = time.time()
             applied = not job.overdue(now)
             pipe.multi()
@@ -363,12 +440,14 @@ class JobStore:
                         "error": expired.error,
                     },
                 )
-            if not applied or fields.get("status") in FINISHED:
-                pipe.zrem(UNFINISHED, job_id)
             pipe.expire(key, self.ttl)
-            return applied
+            return applied, not applied or fields.get("status") in FINISHED
 
-        return self.redis.transaction(change, key, value_from_callable=True)
+        applied, finished = self.redis.transaction(change, key, value_from_callable=True)
+        if finished:
+            self.redis.zrem(self._unfinished(job_id), job_id)
+            self._replicated(job_id)
+        return applied
 
     def mark_in_progress(self, job_id: str) -> bool:
         return self._update(job_id, {"status": IN_PROGRESS, "started_at": time.time()})
@@ -389,7 +468,7 @@ class JobStore:
     def delete(self, job_id: str, client: str | None = None) -> None:
         """Forget a job that was never accepted (DEL works on a full Redis, where writes do not)."""
         self.redis.delete(self.key(job_id))
-        self.redis.zrem(UNFINISHED, job_id)
+        self.redis.zrem(self._unfinished(job_id), job_id)
         if client is not None:
             self.redis.zrem(client_jobs_key(client), job_id)
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from redis.exceptions import RedisError
+
+from shared.store.redis_client import ANY_ERROR
 
 log = logging.getLogger("tumorscope")
 
@@ -81,14 +82,19 @@ class PlotCache:
         """The entity tag of a cached body: the body depends only on what the digest covers."""
         return digest[:32]
 
+    @staticmethod
+    def key(digest: str, part: str = "") -> str:
+        """A cached body, or its ``lock``: both in the digest's slot on a Redis Cluster."""
+        return f"{PREFIX}:{{{digest}}}{':' + part if part else ''}"
+
     def get(self, digest: str) -> bytes | None:
-        return self.redis.get(f"{PREFIX}:{digest}")
+        return self.redis.get(self.key(digest))
 
     def put(self, digest: str, body: bytes) -> None:
         """Cache ``body``; a cache that is full or down only means it is drawn again next time."""
         try:
-            self.redis.set(f"{PREFIX}:{digest}", body, ex=self.ttl)
-        except RedisError as error:
+            self.redis.set(self.key(digest), body, ex=self.ttl)
+        except ANY_ERROR as error:
             log.warning("graph %s: not cached (%s)", digest, error)
 
     def get_or_render(self, digest: str, render: Callable[[], bytes]) -> tuple[bytes, bool]:
@@ -98,13 +104,13 @@ class PlotCache:
         """
         try:
             body = self.get(digest)
-        except RedisError as error:  # down or hung: draw without it, and do not wait on it again
+        except ANY_ERROR as error:  # down or hung: draw without it, and do not wait on it again
             log.warning("graph %s: the plot cache is unavailable (%s); drawing", digest, error)
             return render(), False
         if body is not None:
             return body, True
         lock = self.redis.lock(
-            f"{PREFIX}:{digest}:lock",
+            self.key(digest, "lock"),
             timeout=LOCK_SECONDS,
             sleep=LOCK_POLL_SECONDS,
             blocking_timeout=LOCK_SECONDS,
@@ -112,7 +118,7 @@ class PlotCache:
         try:
             acquired = lock.acquire()
             body = self.get(digest)  # an identical request may have rendered it while we waited
-        except RedisError as error:
+        except ANY_ERROR as error:
             log.warning("graph %s: no lock from the plot cache (%s); drawing", digest, error)
             acquired, body = False, None
         try:
@@ -127,5 +133,5 @@ class PlotCache:
             if acquired:
                 try:
                     lock.release()
-                except RedisError:
+                except ANY_ERROR:
                     log.warning("graph %s: its lock expired while rendering", digest)

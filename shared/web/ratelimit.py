@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -21,6 +23,7 @@ from limits.storage import RedisClusterStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
 from shared.errors import ApiError
+from shared.store.redis_client import LazyCluster
 
 log = logging.getLogger("tumorscope")
 
@@ -50,28 +53,44 @@ class Decision:
         return headers
 
 
-def storage_for(client: redis.Redis | redis.RedisCluster) -> Storage:
-    """The ``limits`` storage on an existing client's Redis, a Redis Cluster included."""
+def storage_for(client: redis.Redis | redis.RedisCluster | LazyCluster) -> Callable[[], Storage]:
+    """How to make the ``limits`` storage on an existing client's Redis, a Redis Cluster included.
+
+    A cluster's storage connects when it is made, so it is made on the first request: a function
+    starts while its cluster is down, as it does for its own Redis client.
+    """
+    if isinstance(client, LazyCluster):
+        return lambda: RedisClusterStorage(client.url, key_prefix=KEY_PREFIX, wrap_exceptions=True)
     if isinstance(client, redis.RedisCluster):
         nodes = ",".join(f"{node.host}:{node.port}" for node in client.get_nodes())
         options = client.nodes_manager.connection_kwargs
         credentials = {name: options[name] for name in ("username", "password") if options.get(name)}
-        return RedisClusterStorage(
+        return lambda: RedisClusterStorage(
             f"redis+cluster://{nodes}", key_prefix=KEY_PREFIX, wrap_exceptions=True, **credentials
         )
-    return RedisStorage(
+    storage = RedisStorage(
         "redis://", connection_pool=client.connection_pool, key_prefix=KEY_PREFIX, wrap_exceptions=True
     )
+    return lambda: storage
 
 
 class RateLimit:
     """``limit`` (``"60/minute"``) for each client, named ``policy`` in headers, errors and Redis keys."""
 
-    def __init__(self, policy: str, limit: str, storage: Storage, what: str) -> None:
+    def __init__(self, policy: str, limit: str, storage: Callable[[], Storage], what: str) -> None:
         self.policy = policy
         self.item = parse(limit)
-        self.limiter = MovingWindowRateLimiter(storage)
         self.what = what
+        self._storage = storage
+        self._limiter: MovingWindowRateLimiter | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def limiter(self) -> MovingWindowRateLimiter:
+        with self._lock:
+            if self._limiter is None:
+                self._limiter = MovingWindowRateLimiter(self._storage())
+            return self._limiter
 
     def hit(self, client: str) -> Decision | None:
         """Count one request of ``client``; None when Redis could not count it (and it goes on)."""
@@ -80,6 +99,9 @@ class RateLimit:
             reset_at, remaining = self.limiter.get_window_stats(self.item, self.policy, client)
         except StorageError as error:
             log.warning("rate limit %s: not counted, let through (%s)", self.policy, error.storage_error)
+            return None
+        except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as error:
+            log.warning("rate limit %s: no storage yet, let through (%s)", self.policy, error)
             return None
         return Decision(
             policy=self.policy,

@@ -20,7 +20,8 @@ PREFIX = "tumorscope:dataset"
 def plot(request):
     version = (REDIS.get(f"{PREFIX}:current") or b"").decode()
     feature = request.args.get("feature", "radius_mean")
-    values, diagnosis = REDIS.mget(f"{PREFIX}:{version}:{feature}", f"{PREFIX}:{version}:diagnosis")
+    column = f"{PREFIX}:{{{version}}}"  # a version's columns share its hash tag (shared/dataset/columns.py)
+    values, diagnosis = REDIS.mget(f"{column}:{feature}", f"{column}:diagnosis")
     malignant = np.frombuffer(diagnosis, dtype=np.uint8).astype(bool)
     bins = int(request.args.get("bins", 10))
     png = floor_histogram_png(np.frombuffer(values, dtype="<f8"), malignant, bins)
