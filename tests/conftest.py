@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from helpers import LocalServer
+from helpers import UNLIMITED, LocalServer
 
 from devtools.devserver import SPECS, free_port, start_function, start_redis, stop
 from shared.config import BUNDLED_DATASET
@@ -53,14 +53,6 @@ def loaded_redis(redis_server: RedisServer) -> RedisServer:
     """Database 0 with the bundled data set loaded, as ``make dev`` leaves it."""
     load_file(redis_server.client(), BUNDLED_DATASET)
     return redis_server
-
-
-#: The suite sends most of its requests from one address: a test about the limits sets its own.
-UNLIMITED = {
-    "SUBMIT_RATE_LIMIT": "1000000/minute",
-    "DRAW_RATE_LIMIT": "1000000/minute",
-    "CLIENT_STORE_SHARE": "1",
-}
 
 
 @dataclass

@@ -84,3 +84,11 @@ def json_lines(path: Path) -> list[dict]:
         assert isinstance(line["time"], str), text
         parsed.append(line)
     return parsed
+
+
+#: The suite sends most of its requests from one address: a test about the limits sets its own.
+UNLIMITED = {
+    "SUBMIT_RATE_LIMIT": "1000000/minute",
+    "DRAW_RATE_LIMIT": "1000000/minute",
+    "CLIENT_STORE_SHARE": "1",
+}

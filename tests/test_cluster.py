@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import redis
 import requests
-from helpers import error_of
+from helpers import UNLIMITED, error_of
 from redis.cluster import RedisCluster
 
 from devtools import cluster as dev_cluster
@@ -80,7 +80,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     functions: list[subprocess.Popen] = []
     try:
         load_file(connect(made.url, 10), BUNDLED_DATASET)
-        environ = {"REDIS_URL": made.url, "THREADS": "4", "REDIS_TIMEOUT_SECONDS": "1"}
+        environ = {"REDIS_URL": made.url, "THREADS": "4", "REDIS_TIMEOUT_SECONDS": "1", **UNLIMITED}
         for name in ("render", "status", "submit", "graph"):
             if name == "submit":
                 environ |= {"K_SINK": made.urls["render"], "STATUS_BASE_URL": made.urls["status"]}

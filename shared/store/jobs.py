@@ -47,6 +47,21 @@ CLAIM_WAIT_SECONDS = 2.0
 #: How long a client's record of its live jobs outlives its newest one.
 CLIENT_RECORD_GRACE_SECONDS = 60
 
+#: One client's live jobs (KEYS[1]): drop those gone by ARGV[1] (now); with ARGV[2] (the most it may
+#: keep, -1: no cap) reached, answer {live, when its oldest leaves}; else add job ARGV[3] leaving at
+#: ARGV[4] and keep the record ARGV[5] seconds: {live, false}.
+COUNT_AGAINST_SHARE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local live = redis.call('ZCARD', KEYS[1])
+if tonumber(ARGV[2]) >= 0 and live >= tonumber(ARGV[2]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {live, oldest[2]}
+end
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return {live, false}
+"""
+
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -268,7 +283,10 @@ class JobStore:
         """
         job_id = new_job_id()
         unfinished = self._unfinished(job_id)  # on the primary that will hold the job
-        with redis_client.node_client(self.redis, self.key(job_id)).pipeline(transaction=False) as pipe:
+        with (
+            redis_client.node_client(self.redis, self.key(job_id)) as primary,
+            primary.pipeline(transaction=False) as pipe,
+        ):
             pipe.zremrangebyscore(unfinished, "-inf", time.time())
             pipe.zcard(unfinished)
             pipe.info("memory")
@@ -281,33 +299,25 @@ class JobStore:
         max_jobs = max(1, int(limit * self.client_share / JOB_RESERVE_BYTES)) if limit else None
         return Admission(job_id, Owner(client, max_jobs))
 
-    def _check_share(self, pipe: redis.client.Pipeline, owner: Owner) -> None:
-        """Inside a WATCH on the owner's record: 429 ``quota_exceeded`` once it keeps its share."""
-        if owner.max_jobs is None:
-            return
-        now = time.time()
-        where = client_jobs_key(owner.client)
-        live = pipe.zcount(where, now, "+inf")
-        if live >= owner.max_jobs:
-            [(_, leaves_at)] = pipe.zrangebyscore(where, now, "+inf", start=0, num=1, withscores=True)
-            raise quota_exceeded(live, max(1, math.ceil(leaves_at - now)))
-
     def _count_against(self, owner: Owner | None, job: Job) -> None:
-        """Add ``job`` to its owner's live jobs, or 429 once it keeps its share: WATCH and MULTI on
-        the owner's one key (its own slot on a cluster), before the job itself is written."""
+        """Add ``job`` to its owner's live jobs, or 429 once it keeps its share: one script on the
+        owner's one key (its own slot on a cluster, routed and retried like any command), before
+        the job itself is written."""
         if owner is None:
             return
-        where = client_jobs_key(owner.client)
-
-        def admit(pipe: redis.client.Pipeline) -> None:
-            self._check_share(pipe, owner)
-            pipe.multi()
-            pipe.zremrangebyscore(where, "-inf", time.time())
-            # a job finished by its deadline leaves the store a TTL after, at the latest
-            pipe.zadd(where, {job.job_id: job.deadline_at + self.ttl})
-            pipe.expire(where, math.ceil(self.deadline + self.ttl) + CLIENT_RECORD_GRACE_SECONDS)
-
-        self.redis.transaction(admit, where)
+        now = time.time()
+        live, leaves_at = self.redis.eval(
+            COUNT_AGAINST_SHARE,
+            1,
+            client_jobs_key(owner.client),
+            now,
+            -1 if owner.max_jobs is None else owner.max_jobs,
+            job.job_id,
+            job.deadline_at + self.ttl,  # a job finished by its deadline leaves a TTL after, at the latest
+            math.ceil(self.deadline + self.ttl) + CLIENT_RECORD_GRACE_SECONDS,
+        )
+        if leaves_at:
+            raise quota_exceeded(int(live), max(1, math.ceil(float(leaves_at) - now)))
 
     def _uncount(self, owner: Owner | None, job_id: str) -> None:
         if owner is not None:

@@ -10,6 +10,8 @@ hash tag (``{...}``), so they live in one slot of one shard.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from functools import cache
 from typing import Any
 
@@ -118,12 +120,24 @@ def cluster_of(client: Any) -> RedisCluster | None:
     return client if isinstance(client, RedisCluster) else None
 
 
-def node_client(client: Any, key: str) -> redis.Redis:
-    """A client of the primary that holds ``key`` (``client`` itself for a single Redis)."""
+@contextmanager
+def node_client(client: Any, key: str) -> Iterator[redis.Redis]:
+    """A client of the primary that holds ``key`` (``client`` itself for a single Redis).
+
+    Commands sent to it bypass the cluster client, which learns a failover only from its own
+    commands' errors: when this node cannot be reached, the cluster's map of slots is read again,
+    so that the next request finds the replica that took over.
+    """
     cluster = cluster_of(client)
     if cluster is None:
-        return client
-    return cluster.get_redis_connection(cluster.get_node_from_key(key))
+        yield client
+        return
+    try:
+        yield cluster.get_redis_connection(cluster.get_node_from_key(key))
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        with suppress(redis.exceptions.RedisError, redis.exceptions.RedisClusterException):
+            cluster.nodes_manager.initialize()
+        raise
 
 
 @cache
@@ -166,17 +180,17 @@ def replicate(client: Any, key: str, ttl_seconds: int, timeout_seconds: float) -
     one just written) and WAIT on one connection cover every earlier write to that primary, whichever
     connection made it. A primary without replicas returns at once.
     """
-    primary = node_client(client, key)
-    replicas = int(primary.info("replication").get("connected_slaves", 0))
-    if not replicas:
-        return
-    with primary.pipeline(transaction=False) as pipe:
-        pipe.expire(key, ttl_seconds)
-        pipe.execute_command("WAIT", replicas, max(1, int(timeout_seconds * 1000)))
-        try:
-            _, acknowledged = pipe.execute()
-        except redis.exceptions.ResponseError as error:  # e.g. UNBLOCKED: it became a replica meanwhile
-            raise NotReplicated(f"WAIT for the replicas failed: {error}") from None
+    with node_client(client, key) as primary:
+        replicas = int(primary.info("replication").get("connected_slaves", 0))
+        if not replicas:
+            return
+        with primary.pipeline(transaction=False) as pipe:
+            pipe.expire(key, ttl_seconds)
+            pipe.execute_command("WAIT", replicas, max(1, int(timeout_seconds * 1000)))
+            try:
+                _, acknowledged = pipe.execute()
+            except redis.exceptions.ResponseError as error:  # e.g. UNBLOCKED: a replica meanwhile
+                raise NotReplicated(f"WAIT for the replicas failed: {error}") from None
     if acknowledged < replicas:
         raise NotReplicated(
             f"{acknowledged} of {replicas} replica(s) acknowledged within {timeout_seconds:g} s"
