@@ -18,6 +18,7 @@ pytestmark = pytest.mark.integration
 
 SAMPLE = {"radius_mean": 14.5, "texture_mean": 20.0}
 JOB_ID = "0123456789abcdef0123456789abcdef"
+CASE_ID = 842302  # the bundled data set's first case
 #: Every route that needs Redis, as (service, method, path, JSON body).
 ROUTES = [
     ("submit", "POST", "/submit", SAMPLE),
@@ -33,6 +34,8 @@ ROUTES = [
     ("graph", "GET", "/graph/pairs", None),
     ("graph", "GET", "/features", None),
     ("graph", "GET", "/dataset", None),
+    ("graph", "GET", "/dataset/rows?diagnosis=M&radius_mean__gt=15", None),
+    ("graph", "GET", f"/dataset/rows/{CASE_ID}", None),
 ]
 
 
@@ -152,7 +155,11 @@ def test_with_an_append_only_file_no_accepted_job_is_lost_to_a_kill(
 def test_the_routes_above_are_every_route_that_needs_redis(services) -> None:
     """A route added later must join ROUTES: indexes, probes, GET /submit, the explorer's files need none."""
     covered = {
-        (service, method, path.split("?")[0].replace(JOB_ID, "<path:job_id>"))
+        (
+            service,
+            method,
+            path.split("?")[0].replace(JOB_ID, "<path:job_id>").replace(str(CASE_ID), "<case_id>"),
+        )
         for service, method, path, _ in ROUTES
     }
     for service in ("submit", "status", "graph"):
