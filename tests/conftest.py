@@ -17,7 +17,9 @@ Also how the tests are picked and spread (``make test`` runs them on pytest-xdis
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -70,10 +72,11 @@ def _fixtures_used(item: pytest.Item) -> list[tuple[str, pytest.FixtureDef]]:
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Modules with a ``slow`` test first, then those sharing a module stack: the longest work starts first.
 
-    A module's tests keep their order and stay together, so its module fixtures start once.
+    A module's tests keep their order and stay together, so its module fixtures start once. On an
+    xdist worker, the groups are written where :class:`GroupScheduling` reads them.
     """
     modules: dict[str, list[pytest.Item]] = {}
     for item in items:
@@ -87,6 +90,54 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return 2
 
     items[:] = [item for tests in sorted(modules.values(), key=weight) for item in tests]
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        groups = {item.nodeid: group for item in items if (group := group_of(item))}
+        written = groups_file(worker["testrunuid"]).with_suffix(f".{worker['workerid']}")
+        written.write_text(json.dumps(groups))
+        written.replace(groups_file(worker["testrunuid"]))  # whole, whichever worker is last
+
+
+def group_of(item: pytest.Item) -> str | None:
+    """The xdist group of ``item`` (its ``xdist_group`` names joined, as pytest-xdist joins them), if any."""
+    names = sorted(
+        {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+    )
+    return "_".join(names) or None
+
+
+def groups_file(testrunuid: str) -> Path:
+    """Where the workers of run ``testrunuid`` leave their tests' groups for the scheduler."""
+    return Path(tempfile.gettempdir()) / f"tumorscope-xdist-groups-{testrunuid}.json"
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadgroup`` with the workers' groups (xdist 3.8's own cannot rename pytest 9's node ids)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        """Load scheduling in which the tests of one xdist group are one unit of work, run on one worker."""
+
+        def __init__(self, config: pytest.Config, log) -> None:
+            super().__init__(config, log)
+            self.groups: dict[str, str] = {}
+
+        def schedule(self) -> None:
+            if self.collection is None:  # the first call, once every worker has collected
+                written = groups_file(self.nodes[0].workerinput["testrunuid"])
+                self.groups = json.loads(written.read_text())
+                written.unlink(missing_ok=True)
+            super().schedule()
+
+        def _split_scope(self, nodeid: str) -> str:
+            return self.groups.get(nodeid, nodeid)
+
+    return GroupScheduling(config, log)
 
 
 @dataclass

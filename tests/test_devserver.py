@@ -23,7 +23,8 @@ import requests
 
 from devtools.devserver import ROOT, free_port, port_is_free, start_process, stop, wait_for_port
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# serial: each test runs a whole make dev against stop limits; several at once on two cores miss them.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.serial]
 
 PORTS = ("SUBMIT_PORT", "STATUS_PORT", "RENDER_PORT", "GRAPH_PORT")
 #: How long a stop may take before whatever is left of it counts as left behind.
