@@ -121,7 +121,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     from xdist.scheduler import LoadScopeScheduling
 
     class GroupScheduling(LoadScopeScheduling):
-        """Load scheduling in which the tests of one xdist group are one unit of work, run on one worker."""
+        """Load scheduling in which the tests of one xdist group are one unit of work, run on one worker.
+
+        Tests that share a node id (schemathesis makes one per operation, all alike) are told apart
+        by a suffix: pytest-xdist keys its work by node id, and would run only the first of them.
+        """
 
         def __init__(self, config: pytest.Config, log) -> None:
             super().__init__(config, log)
@@ -132,12 +136,28 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
                 written = groups_file(self.nodes[0].workerinput["testrunuid"])
                 self.groups = json.loads(written.read_text())
                 written.unlink(missing_ok=True)
+                for node, collection in self.registered_collections.items():
+                    self.registered_collections[node] = unique_keys(collection)
             super().schedule()
 
         def _split_scope(self, nodeid: str) -> str:
-            return self.groups.get(nodeid, nodeid)
+            return self.groups.get(nodeid.split(REPEAT, 1)[0], nodeid)
 
     return GroupScheduling(config, log)
+
+
+#: Between a node id and the number of the repeat, where several tests share one node id.
+REPEAT = "\x00"
+
+
+def unique_keys(nodeids: list[str]) -> list[str]:
+    """``nodeids`` in order, the second and later of a repeated one suffixed with REPEAT and a count."""
+    seen: dict[str, int] = {}
+    keys = []
+    for nodeid in nodeids:
+        seen[nodeid] = seen.get(nodeid, 0) + 1
+        keys.append(nodeid if seen[nodeid] == 1 else f"{nodeid}{REPEAT}{seen[nodeid]}")
+    return keys
 
 
 @dataclass

@@ -6,7 +6,7 @@ These read the session's own collection, so they check every test collected with
 from __future__ import annotations
 
 import pytest
-from conftest import SERVER_FIXTURES
+from conftest import REPEAT, SERVER_FIXTURES, unique_keys
 
 
 def collected(request: pytest.FixtureRequest) -> list[pytest.Item]:
@@ -66,3 +66,13 @@ def test_modules_with_a_slow_test_come_first_and_every_module_stays_in_one_piece
     assert len(modules) == len(set(modules))  # no module split, so its module fixtures start once
     slow = {module_of(item) for item in collected(request) if item.get_closest_marker("slow")}
     assert set(modules[: len(slow)]) == slow
+
+
+def test_tests_sharing_a_node_id_each_get_a_key_of_their_own() -> None:
+    ids = ["a.py::t", "a.py::u", "a.py::t", "a.py::t"]
+
+    keys = unique_keys(ids)
+
+    assert len(set(keys)) == 4
+    assert keys[:2] == ids[:2]  # a node id seen once is its own key
+    assert [key.split(REPEAT, 1)[0] for key in keys] == ids
