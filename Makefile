@@ -16,10 +16,10 @@ TELEMETRY ?=
 CONTAINERS := REGISTRY=$(REGISTRY) TAG=$(TAG) TELEMETRY=$(TELEMETRY) COMPOSE="$(COMPOSE)" containers/compose.sh
 DEPLOY := $(BIN)/python -m knative.deploy
 
-.PHONY: help venv dev kaggle test lint format bench clean build push up down logs deploy smoke load-dataset load soak test-containers
+.PHONY: help venv dev kaggle test test-unit lint format bench clean build push up down logs deploy smoke load-dataset load soak test-containers
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 # OpenTelemetry goes to a folder of its own, $(OTEL_SITE), not into .venv: redis-py imports
 # opentelemetry whenever it is installed, and .venv stands for the images, which have none
@@ -56,12 +56,22 @@ define debian_package
 	fi
 endef
 
-test: $(STAMP) ## run the unit and integration tests (the gateway, compose and browser checks need Debian's nginx, docker-compose, chromium; axe-core comes from npm)
+# make test spreads the tests over TEST_WORKERS pytest-xdist workers, each with its own redis-server
+# and functions on free ports (tests/conftest.py says how tests are grouped); TEST_WORKERS=0 runs
+# them in one process. Most of a test's time is spent waiting on processes and HTTP, so four workers
+# beat two on two cores.
+TEST_WORKERS ?= 4
+UNIT_WORKERS ?= 2
+
+test: $(STAMP) ## run every test, on TEST_WORKERS (4) workers (the gateway, compose and browser checks need Debian's nginx, docker-compose, chromium; axe-core comes from npm)
 	$(call debian_package,nginx,nginx)
 	$(call debian_package,docker-compose,docker-compose)
 	$(call debian_package,chromium,chromium)
 	test -f tests/axe/node_modules/axe-core/axe.min.js || npm ci --prefix tests/axe --no-audit --no-fund
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+test-unit: $(STAMP) ## the tests that need no server, process or browser, for the edit loop (< 60 s)
+	$(BIN)/python -m pytest -n $(UNIT_WORKERS) -m "not integration and not containers" $(PYTEST_ARGS)
 
 load: $(STAMP) ## loopback load: LOAD_JOBS (1000) submits at LOAD_CONCURRENCY (32), every job completes (~5 min)
 	LOAD_JOBS=$${LOAD_JOBS:-1000} $(BIN)/python -m pytest tests/test_load.py -s -p no:cacheprovider $(PYTEST_ARGS)

@@ -20,7 +20,7 @@ from shared.config import BUNDLED_DATASET
 from shared.dataset.columns import load_file
 from shared.dataset.features import FEATURES, csv_name
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROWS = 1_000_000
 BIG_DB = 13  # a database of the tests' own redis-server, emptied afterwards
 

@@ -15,13 +15,16 @@ from shared.web.events import job_submitted
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def deadline_services(function_processes, loaded_redis, event_sink) -> dict[str, str]:
-    """submit with a 1 s deadline whose Broker never delivers; status and render as usual."""
+@pytest.fixture(scope="module")
+def deadline_services(module_functions, loaded_redis, module_sink) -> dict[str, str]:
+    """submit with a 1 s deadline whose Broker never delivers; status and render as usual.
+
+    One set for the module: its tests follow their own jobs, and ``event_sink`` is this sink.
+    """
     environ = {"REDIS_URL": loaded_redis.url, "JOB_DEADLINE_SECONDS": "1"}
-    urls = {"status": function_processes.start("status", environ)}
-    urls["render"] = function_processes.start("render", environ)
-    urls["submit"] = function_processes.start("submit", {**environ, "K_SINK": event_sink.url})
+    urls = {"status": module_functions.start("status", environ)}
+    urls["render"] = module_functions.start("render", environ)
+    urls["submit"] = module_functions.start("submit", {**environ, "K_SINK": module_sink.url})
     return urls
 
 

@@ -25,7 +25,8 @@ from redis.cluster import RedisCluster
 from devtools import cluster as dev_cluster
 from devtools.devserver import ROOT, free_port, port_is_free, start_process, stop, wait_for_port
 
-pytestmark = pytest.mark.integration
+# serial: each test runs a whole make dev against stop limits; several at once on two cores miss them.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.serial]
 
 PORTS = ("SUBMIT_PORT", "STATUS_PORT", "RENDER_PORT", "GRAPH_PORT")
 #: How long a stop may take before whatever is left of it counts as left behind.
@@ -106,7 +107,7 @@ def test_ten_rounds_of_start_submit_stop_and_an_immediate_restart() -> None:
             assert requests.get(job["status_url"], timeout=5).json()["status"] == "complete"
             dev.line_starting("ready in", 5)
         except BaseException:
-            dev.process.kill()
+            stop([dev.process])  # SIGTERM first: it stops its redis-server and functions (SIGKILL left them)
             raise
         stop_group_and_wait(dev, signum)
 
@@ -265,7 +266,7 @@ def test_with_log_format_json_every_line_is_json_and_a_job_is_followed_by_its_tr
             == trace_id
         )
     except BaseException:
-        dev.process.kill()
+        stop([dev.process])
         raise
     stop_group_and_wait(dev, signal.SIGTERM)
 

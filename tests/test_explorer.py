@@ -23,7 +23,7 @@ from browser import Problems, chromium
 from playwright.sync_api import BrowserContext, Page
 from test_devserver import Dev, dev_environment, stop_group_and_wait
 
-from devtools.devserver import ROOT
+from devtools.devserver import ROOT, stop
 from shared.config import BUNDLED_DATASET
 from shared.dataset.features import FEATURES, csv_name
 from shared.plotting.plots import COLOURS
@@ -62,7 +62,7 @@ def dev() -> Iterator[dict[str, str]]:
     try:
         server.line_starting("ready in", timeout=90)
     except BaseException:
-        server.process.kill()
+        stop([server.process])  # SIGTERM first: it stops its redis-server and functions
         raise
     yield {name: server.url(f"{name.upper()}_PORT") for name in ("submit", "status", "graph")}
     stop_group_and_wait(server, signal.SIGTERM)

@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import allow_header_conformance, positive
 
 from devtools.devserver import ROOT
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 

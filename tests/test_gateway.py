@@ -108,16 +108,18 @@ def one_origin(loaded_redis, tmp_path_factory) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     functions = FunctionProcesses(tmp_path_factory.mktemp("one-origin-logs"))
     environ = {"REDIS_URL": loaded_redis.url, "STATUS_BASE_URL": url}
-    urls = {"render": functions.start("render", environ)}
-    urls.update(
-        {
-            name: functions.start(name, {**environ, "K_SINK": urls["render"]})
-            for name in ("status", "submit", "graph")
-        }
-    )
-    functions.processes.append(start_gateway(tmp_path_factory.mktemp("nginx-one-origin"), port, urls))
-    yield url
-    stop(functions.processes)
+    try:  # a start that fails (no nginx) stops those already started
+        urls = {"render": functions.start("render", environ)}
+        urls.update(
+            {
+                name: functions.start(name, {**environ, "K_SINK": urls["render"]})
+                for name in ("status", "submit", "graph")
+            }
+        )
+        functions.processes.append(start_gateway(tmp_path_factory.mktemp("nginx-one-origin"), port, urls))
+        yield url
+    finally:
+        stop(functions.processes)
 
 
 def test_the_template_names_only_the_variables_compose_sets():

@@ -48,7 +48,7 @@ def png_size(content: bytes) -> tuple[int, int]:
     return image.size
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def graph(services: dict[str, str]) -> str:
     return services["graph"]
 

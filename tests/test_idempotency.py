@@ -16,11 +16,14 @@ pytestmark = pytest.mark.integration
 SAMPLE = {"radius_mean": 14.5, "texture_mean": 20.0}
 
 
-@pytest.fixture
-def submit(function_processes, loaded_redis, event_sink) -> str:
-    """A submit whose events go to the stand-in Broker (which accepts them and draws nothing)."""
-    return function_processes.start(
-        "submit", {"REDIS_URL": loaded_redis.url, "K_SINK": event_sink.url, "JOB_TTL_SECONDS": "900"}
+@pytest.fixture(scope="module")
+def submit(module_functions, loaded_redis, module_sink) -> str:
+    """A submit whose events go to the stand-in Broker (which accepts them and draws nothing).
+
+    One for the module: each test uses keys of its own, and ``event_sink`` is this sink, emptied.
+    """
+    return module_functions.start(
+        "submit", {"REDIS_URL": loaded_redis.url, "K_SINK": module_sink.url, "JOB_TTL_SECONDS": "900"}
     )
 
 

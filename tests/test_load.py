@@ -29,7 +29,7 @@ from reliability import Broker, PrivateRedis, descendants, samples
 from shared.config import BUNDLED_DATASET
 from shared.dataset.columns import load_file
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 JOBS = int(os.environ.get("LOAD_JOBS", "100"))
 CONCURRENCY = int(os.environ.get("LOAD_CONCURRENCY", "32"))

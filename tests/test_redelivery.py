@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
+from conftest import FunctionProcesses
 from reliability import (
     PrivateRedis,
     deliver,
@@ -18,6 +20,7 @@ from reliability import (
     wait_for,
 )
 
+from devtools.devserver import stop
 from shared.dataset.columns import store
 from shared.dataset.csv_file import Dataset
 from shared.dataset.features import FEATURES
@@ -27,9 +30,18 @@ from shared.web.events import job_submitted
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(scope="module")
+def render(module_functions, loaded_redis) -> str:
+    """One render for the tests that only deliver events to it: each follows its own job by id."""
+    return module_functions.start("render", {"REDIS_URL": loaded_redis.url, "THREADS": "8"})
+
+
 @pytest.fixture
-def render(function_processes, loaded_redis) -> str:
-    return function_processes.start("render", {"REDIS_URL": loaded_redis.url, "THREADS": "8"})
+def function_processes(module_functions) -> Iterator[FunctionProcesses]:
+    """This test's own functions, logging beside the module's render, so that outcomes() reads either."""
+    functions = FunctionProcesses(module_functions.log_dir)
+    yield functions
+    stop(functions.processes)
 
 
 @pytest.fixture

@@ -17,14 +17,19 @@ pytestmark = pytest.mark.integration
 SAMPLE = {"radius_mean": 14.5}
 
 
+@pytest.fixture(scope="module")
+def shared_status(module_functions, loaded_redis) -> str:
+    """One status for the module's tests, which only read their own jobs through it."""
+    return module_functions.start("status", {"REDIS_URL": loaded_redis.url, "SINK_TIMEOUT_SECONDS": "1"})
+
+
 @pytest.fixture
-def start_submit(function_processes, loaded_redis):
+def start_submit(function_processes, loaded_redis, shared_status):
     """Start a submit with the given K_SINK (and a status to read its jobs); returns both URLs."""
 
     def start(k_sink: str, **environ: str) -> tuple[str, str]:
         base = {"REDIS_URL": loaded_redis.url, "SINK_TIMEOUT_SECONDS": "1", **environ}
-        status = function_processes.start("status", base)
-        return function_processes.start("submit", {**base, "K_SINK": k_sink}), status
+        return function_processes.start("submit", {**base, "K_SINK": k_sink}), shared_status
 
     return start
 

@@ -31,7 +31,7 @@ from shared.config import BUNDLED_DATASET
 from shared.dataset.columns import load_file
 from shared.dataset.features import FEATURES
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "30"))
 CONCURRENCY = int(os.environ.get("SOAK_CONCURRENCY", "16"))

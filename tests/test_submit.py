@@ -15,14 +15,17 @@ from shared.web.events import JOB_SUBMITTED, SOURCE
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def submit_to_sink(function_processes, loaded_redis, event_sink) -> str:
-    """A submit whose K_SINK is the stand-in Broker, with the overrides a SinkBinding injects."""
-    return function_processes.start(
+@pytest.fixture(scope="module")
+def submit_to_sink(module_functions, loaded_redis, module_sink) -> str:
+    """A submit whose K_SINK is the stand-in Broker, with the overrides a SinkBinding injects.
+
+    One for the module: ``event_sink`` is this sink, emptied and answering 202 for each test.
+    """
+    return module_functions.start(
         "submit",
         {
             "REDIS_URL": loaded_redis.url,
-            "K_SINK": event_sink.url,
+            "K_SINK": module_sink.url,
             "K_CE_OVERRIDES": json.dumps({"extensions": {"tenant": "demo"}}),
             "STATUS_BASE_URL": "https://status.example.com",
         },
