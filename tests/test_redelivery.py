@@ -119,7 +119,8 @@ def synthetic_dataset(rows: int) -> Dataset:
     """A data set big enough that drawing a 30-feature job takes seconds (so render can die mid-job)."""
     rng = np.random.default_rng(5)
     columns = {feature: rng.gamma(2.0, 10.0, rows) for feature in FEATURES}
-    return Dataset(f"synthetic-{rows}", (rng.random(rows) < 0.4).astype(np.uint8), columns)
+    malignant = (rng.random(rows) < 0.4).astype(np.uint8)
+    return Dataset(f"synthetic-{rows}", malignant, columns, np.arange(1, rows + 1, dtype=np.int64))
 
 
 def test_a_job_whose_render_was_killed_mid_job_completes_on_redelivery(
