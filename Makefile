@@ -70,8 +70,8 @@ test: $(STAMP) ## run every test, on TEST_WORKERS (4) workers (the gateway, comp
 	test -f tests/axe/node_modules/axe-core/axe.min.js || npm ci --prefix tests/axe --no-audit --no-fund
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
-test-unit: $(STAMP) ## the tests that need no server, process or browser, for the edit loop (< 60 s)
-	$(BIN)/python -m pytest -n $(UNIT_WORKERS) -m "not integration and not containers" $(PYTEST_ARGS)
+test-unit: $(STAMP) ## the tests that need no server, process or browser, and are not slow: the edit loop (< 60 s)
+	$(BIN)/python -m pytest -n $(UNIT_WORKERS) -m "not integration and not containers and not slow" $(PYTEST_ARGS)
 
 load: $(STAMP) ## loopback load: LOAD_JOBS (1000) submits at LOAD_CONCURRENCY (32), every job completes (~5 min)
 	LOAD_JOBS=$${LOAD_JOBS:-1000} $(BIN)/python -m pytest tests/test_load.py -s -p no:cacheprovider $(PYTEST_ARGS)

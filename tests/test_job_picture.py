@@ -82,6 +82,7 @@ def samples_of(count: int, where: float | str, rng: np.random.Generator | None =
     return values
 
 
+@pytest.mark.slow  # make test runs it; make test-unit leaves it out
 @pytest.mark.parametrize("count", [1, 2, 3, 4, 5, 6])
 @pytest.mark.parametrize("where", [0.5, 0.03, 0.97, "min", "max", -0.4, 1.3, "zero", "million"])
 def test_the_composed_picture_is_the_whole_drawing_byte_for_byte(count: int, where: float | str) -> None:
@@ -108,6 +109,7 @@ def test_off_scale_samples_take_the_backgrounds_of_in_range_ones() -> None:
     assert cache.drawn == drawn  # the same data-set parts: no panel drawn again
 
 
+@pytest.mark.slow  # make test runs it; make test-unit leaves it out
 def test_pictures_put_together_from_a_warm_cache_are_the_whole_drawing_too() -> None:
     cache = Backgrounds()
     assert cache.warm("v1", EVERY_FEATURE) > 60  # layouts, histograms, scatter bands
@@ -123,6 +125,7 @@ def test_pictures_put_together_from_a_warm_cache_are_the_whole_drawing_too() -> 
     assert cache.drawn == drawn  # every scatter's axes keep to their bands: none drawn whole
 
 
+@pytest.mark.slow  # make test runs it; make test-unit leaves it out
 def test_a_steady_stream_of_jobs_does_not_starve_the_warm_up() -> None:
     """Jobs back to back, the next one in flight before the last is done: the warm-up still takes a
     step after each job, and finishes."""
@@ -153,6 +156,7 @@ def test_a_steady_stream_of_jobs_does_not_starve_the_warm_up() -> None:
         stream.join()
 
 
+@pytest.mark.slow  # make test runs it; make test-unit leaves it out
 def test_the_same_sample_gives_the_same_bytes_whatever_the_cache_holds() -> None:
     sample = {"radius_mean": 17.2, "concave_points_worst": 0.12, "area_se": 900.0, "symmetry_mean": 0.2}
     fresh = composed(Backgrounds(), sample)
@@ -292,6 +296,7 @@ def test_new_drawing_code_never_reuses_an_old_background(monkeypatch: pytest.Mon
     assert cache.drawn == drawn + 1
 
 
+@pytest.mark.slow  # make test runs it; make test-unit leaves it out
 def test_the_backgrounds_kept_are_bounded() -> None:
     cache = Backgrounds(limit=5)
     rng = np.random.default_rng(3)
@@ -300,6 +305,7 @@ def test_the_backgrounds_kept_are_bounded() -> None:
     assert len(cache) == 5
 
 
+@pytest.mark.slow  # make test runs it; make test-unit leaves it out
 def test_every_panel_of_the_bundled_data_keeps_to_its_cell() -> None:
     """What composing relies on: nothing a panel draws reaches past its own cell."""
     panels = [Panel("histogram", (f,)) for f in FEATURES]
@@ -319,6 +325,7 @@ def test_every_scatter_axis_keeps_to_its_bands() -> None:
         assert None not in bands(axes, canvas), (x, y)
 
 
+@pytest.mark.slow  # make test runs it; make test-unit leaves it out
 def test_the_palette_file_is_what_its_generator_makes() -> None:
     assert palette_generator.make() == palette.PALETTE_PATH.read_text().split(), (
         "run python -m devtools.palette"

@@ -14,6 +14,8 @@ from devtools.devserver import free_port, start_redis, stop
 from shared.errors import ApiError
 from shared.web.ratelimit import RateLimit, storage_for
 
+pytestmark = pytest.mark.integration  # redis-servers of its own, a cluster among them
+
 
 def test_a_client_gets_its_quota_then_429_with_retry_after_and_ratelimit_headers(redis_db) -> None:
     submits = RateLimit("submit", "3/minute", storage_for(redis_db), "submits")
