@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import redis
 from limits import parse
@@ -82,15 +82,12 @@ class RateLimit:
         self.item = parse(limit)
         self.what = what
         self._storage = storage
-        self._limiter: MovingWindowRateLimiter | None = None
-        self._lock = threading.Lock()
 
-    @property
+    @cached_property
     def limiter(self) -> MovingWindowRateLimiter:
-        with self._lock:
-            if self._limiter is None:
-                self._limiter = MovingWindowRateLimiter(self._storage())
-            return self._limiter
+        """Made on the first request (a cluster's storage connects when it is made); made again on
+        the next request if that failed."""
+        return MovingWindowRateLimiter(self._storage())
 
     def hit(self, client: str) -> Decision | None:
         """Count one request of ``client``; None when Redis could not count it (and it goes on)."""
