@@ -88,7 +88,7 @@ def _bytes_per_job(client: redis.Redis | RedisCluster, job_ids: list[str]) -> fl
 
 def _measure_store(ctx: Context, kind: str, figures: dict[str, list[float]], rounds: int) -> None:
     with _store(kind, ctx.work) as (url, client):
-        environ = {"REDIS_URL": url, "MPLBACKEND": "Agg", "RENDER_WARM_UP": "false"}
+        environ = ctx.environ(REDIS_URL=url, RENDER_WARM_UP="false")
         services = [
             start_warm(SOURCES["hello"], {}, ctx.logs),
             start_warm(SOURCES["render"], environ, ctx.logs),
