@@ -162,6 +162,14 @@ def _ce_overrides(raw: str) -> dict[str, str]:
     return {str(key): str(value) for key, value in extensions.items()}
 
 
+def _log_level(environ: Mapping[str, str], default: str) -> str:
+    raw = environ.get("LOG_LEVEL", "").strip()
+    value = raw.upper() or default
+    if value not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {raw!r}")
+    return value
+
+
 def _redis_url(name: str, url: str) -> str:
     """A URL redis-py can connect to: ``redis://``, ``rediss://``, ``unix://``, or a cluster's
     ``redis+cluster://`` or ``rediss+cluster://``."""
@@ -189,7 +197,10 @@ def _origins(raw: str) -> tuple[str, ...]:
 
 def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     """One of ``choices`` (any case); unset or empty: the first."""
-    return _checked(environ, name, choices[0], str.lower, choices.__contains__, " or ".join(choices))
+    value = (environ.get(name) or choices[0]).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be {' or '.join(choices)}, not {value!r}")
+    return value
 
 
 def kaggle_credentials(environ: Mapping[str, str] = os.environ) -> KaggleCredentials | None:
@@ -256,14 +267,7 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
         max_body_bytes=_whole(environ, "MAX_BODY_BYTES", defaults.max_body_bytes, "of bytes"),
         cache_ttl_seconds=_whole(environ, "CACHE_TTL_SECONDS", defaults.cache_ttl_seconds, "of seconds"),
         dataset=_choice(environ, "DATASET", DATASET_SOURCES),
-        log_level=_checked(
-            environ,
-            "LOG_LEVEL",
-            defaults.log_level,
-            str.upper,
-            LOG_LEVELS.__contains__,
-            f"one of {', '.join(LOG_LEVELS)}",
-        ),
+        log_level=_log_level(environ, defaults.log_level),
         log_format=_choice(environ, "LOG_FORMAT", LOG_FORMATS),
         service=service,
         otel_export=_otel_export(environ),
