@@ -7,7 +7,7 @@ import re
 import pytest
 
 from shared.errors import ApiError
-from shared.store.jobs import JobStore, check_job_id, new_job_id
+from shared.store.jobs import JOB_RESERVE_BYTES, STORE_FILL_LIMIT, JobStore, check_job_id, new_job_id
 
 
 @pytest.fixture
@@ -107,3 +107,19 @@ def test_a_client_over_its_share_is_told_when_its_oldest_job_leaves_the_store(jo
     assert (refused.value.status, refused.value.code) == (429, "quota_exceeded")
     leaves_in = jobs.ttl + jobs.deadline
     assert leaves_in - 5 <= int(refused.value.headers["Retry-After"]) <= leaves_in
+
+
+def test_a_share_counts_against_a_client_unless_it_is_the_whole_store(redis_db) -> None:
+    redis_db.config_set("maxmemory", 64 * 1024 * 1024)
+    try:
+        quarter = JobStore(redis_db, ttl_seconds=120, client_share=0.25).ensure_room("127.0.0.2")
+        whole = JobStore(redis_db, ttl_seconds=120, client_share=1).ensure_room("127.0.0.2")
+    finally:
+        redis_db.config_set("maxmemory", 0)
+
+    room = 64 * 1024 * 1024 * STORE_FILL_LIMIT
+    assert (quarter.owner.client, quarter.owner.max_jobs) == (
+        "127.0.0.2",
+        int(room * 0.25 / JOB_RESERVE_BYTES),
+    )
+    assert whole.owner is None  # only the store's room holds it: at_capacity, never quota_exceeded

@@ -279,7 +279,9 @@ class JobStore:
 
         For a ``client``, the admission names the owner to count the job against: it may keep
         ``client_share`` of that room in live jobs, each counted at ``JOB_RESERVE_BYTES``, which is
-        more than a job takes.
+        more than a job takes. A share of 1 counts nothing: the client may take the whole room,
+        which the check above already bounds (as live jobs counted at ``JOB_RESERVE_BYTES`` it
+        would be refused long before the store is full).
         """
         job_id = new_job_id()
         unfinished = self._unfinished(job_id)  # on the primary that will hold the job
@@ -294,7 +296,7 @@ class JobStore:
         limit = int(memory.get("maxmemory", 0)) * STORE_FILL_LIMIT
         if limit and memory["used_memory"] + (backlog + 1) * JOB_RESERVE_BYTES > limit:
             raise at_capacity()
-        if client is None:
+        if client is None or self.client_share >= 1:
             return Admission(job_id)
         max_jobs = max(1, int(limit * self.client_share / JOB_RESERVE_BYTES)) if limit else None
         return Admission(job_id, Owner(client, max_jobs))
