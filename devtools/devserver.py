@@ -11,6 +11,7 @@ import contextlib
 import http.client
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -73,10 +74,35 @@ def redis_server_binary() -> str:
     return REDIS_SERVER_PATH
 
 
+#: Where :func:`free_port` looks: below the cluster's ports (devtools.cluster), and on Linux's
+#: defaults below the ports the system hands out itself.
+FREE_PORTS = range(10_000, 20_000)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A port no server listens on, which the system will not hand to anyone else meanwhile.
+
+    A port that ``bind(port 0)`` found is one of the system's own (ip_local_port_range): until
+    our server binds it, the system may give it to any outgoing connection, and the server
+    then cannot start. So it comes from :data:`FREE_PORTS`, outside that range.
+    """
+    low, high = ephemeral_ports()
+    ours = [port for port in FREE_PORTS if not low <= port <= high]
+    for port in random.sample(ours, min(len(ours), 200)):
+        if port_is_free(port):
+            return port
+    with socket.socket() as sock:  # a system whose own range covers ours: its choice, as before
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def ephemeral_ports() -> tuple[int, int]:
+    """The first and last of the ports the system picks for outgoing connections and port 0."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
 
 
 def port_is_free(port: int) -> bool:

@@ -23,7 +23,7 @@ import requests
 from redis.cluster import RedisCluster
 
 from devtools import cluster as dev_cluster
-from devtools.devserver import ROOT, free_port, port_is_free, start_process, stop, wait_for_port
+from devtools.devserver import ROOT, StartError, free_port, port_is_free, start_process, stop, wait_for_port
 
 # serial: each test runs a whole make dev against stop limits; several at once on two cores miss them.
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.serial]
@@ -67,8 +67,12 @@ class Dev:
 
     def wait_until_listening(self, timeout: float = 60) -> None:
         """Until all four function ports accept a connection: what a user's first curl waits for."""
-        for name in PORTS:  # fails at once if the devserver exits meanwhile
-            wait_for_port(int(self.env[name]), self.process, timeout)
+        try:
+            for name in PORTS:  # fails at once if the devserver exits meanwhile
+                wait_for_port(int(self.env[name]), self.process, timeout)
+        except StartError as error:
+            self.process.wait(timeout=10)  # its last lines read
+            raise AssertionError(f"{error}: {''.join(self.output)}") from None
 
     def url(self, port_variable: str) -> str:
         return f"http://localhost:{self.env[port_variable]}"
