@@ -110,12 +110,13 @@ def test_a_client_over_its_share_is_told_when_its_oldest_job_leaves_the_store(jo
 
 
 def test_a_share_counts_against_a_client_unless_it_is_the_whole_store(redis_db) -> None:
+    before = redis_db.config_get("maxmemory")["maxmemory"]  # the worker's one server: put back as found
     redis_db.config_set("maxmemory", 64 * 1024 * 1024)
     try:
         quarter = JobStore(redis_db, ttl_seconds=120, client_share=0.25).ensure_room("127.0.0.2")
         whole = JobStore(redis_db, ttl_seconds=120, client_share=1).ensure_room("127.0.0.2")
     finally:
-        redis_db.config_set("maxmemory", 0)
+        redis_db.config_set("maxmemory", before)
 
     room = 64 * 1024 * 1024 * STORE_FILL_LIMIT
     assert (quarter.owner.client, quarter.owner.max_jobs) == (
